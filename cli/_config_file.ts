@@ -1,0 +1,48 @@
+/**
+ * Reading `aphex-config.yaml` from disk (the only config I/O): size-checked before reading, parse
+ * errors located with the path the user gave.
+ * @module
+ */
+import { resolve } from "node:path";
+import type { AphexConfig } from "../models/config.ts";
+import { MAX_CONFIG_BYTES, parseConfig, type ParseConfigResult } from "../models/config_parse.ts";
+import { parseConfigOrThrow } from "../models/config_parse.ts";
+import { usageError } from "../models/errors.ts";
+
+/** Default configuration file name. */
+export const DEFAULT_CONFIG_FILE = "aphex-config.yaml";
+
+/** Reads the configuration text; usage error (exit 2) if missing, unreadable or too large. */
+export async function readConfigText(file: string, options: { cwd: string }): Promise<string> {
+  const path = resolve(options.cwd, file);
+  let size: number;
+  try {
+    size = (await Deno.stat(path)).size;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw usageError(`${file}: no such file (pass --config FILE or set APHEX_CONFIG)`);
+    }
+    throw usageError(`${file}: cannot read: ${e instanceof Error ? e.message : e}`);
+  }
+  if (size > MAX_CONFIG_BYTES) {
+    throw usageError(`${file}: file is ${size} bytes; the limit is ${MAX_CONFIG_BYTES} bytes`);
+  }
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw usageError(`${file}: cannot read: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** Reads and parses a configuration file, returning every issue instead of throwing. */
+export async function checkConfigFile(
+  file: string,
+  options: { cwd: string },
+): Promise<ParseConfigResult> {
+  return parseConfig(await readConfigText(file, options), { file });
+}
+
+/** Reads and parses a configuration file; throws a usage error listing every issue. */
+export async function loadConfigFile(file: string, options: { cwd: string }): Promise<AphexConfig> {
+  return parseConfigOrThrow(await readConfigText(file, options), { file });
+}

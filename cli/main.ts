@@ -1,0 +1,78 @@
+/**
+ * The `aphex` CLI dispatcher. Each command module is loaded lazily with a statically written
+ * specifier, so `aphex validate` never loads the AWS SDK or the Kubernetes client, and
+ * `deno compile` still sees every module.
+ * @module
+ */
+import denoJson from "../deno.json" with { type: "json" };
+import { type Command, type CommandContext, execute, reportError } from "./_command.ts";
+import { ExitCode, usageError } from "../models/errors.ts";
+
+/** Aphex version (from deno.json). */
+export const VERSION: string = denoJson.version;
+
+interface Entry {
+  summary: string;
+  load: () => Promise<{ command: Command }>;
+}
+
+/** Every command: name → one-line summary and lazy loader. */
+export const COMMANDS: Record<string, Entry> = {
+  validate: {
+    summary: "Check aphex-config.yaml and report every problem with file:line:col",
+    load: () => import("./validate.ts"),
+  },
+};
+
+/** Renders `aphex --help`. */
+export function renderMainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
+  const rows = Object.entries(COMMANDS).map(([name, e]) => `  ${name.padEnd(width)}${e.summary}`);
+  return [
+    `aphex ${VERSION}: Argo Workflows pipelines for AWS CDK apps`,
+    "",
+    "Usage: aphex <command> [options]      (aphex <command> --help for its options)",
+    "",
+    "Commands:",
+    ...rows,
+    "",
+    "Global options:",
+    "  -h, --help     Show this help",
+    "  -V, --version  Print the version",
+    "",
+    "Exit codes: 0 ok, 1 the operation failed, 2 usage or configuration error.",
+    "",
+  ].join("\n");
+}
+
+/** Finds the command named by the first one or two words of `args`. */
+export function resolveCommand(args: string[]): { name: string; rest: string[] } | undefined {
+  const two = args.slice(0, 2).join(" ");
+  if (args.length >= 2 && COMMANDS[two]) return { name: two, rest: args.slice(2) };
+  const one = args[0];
+  if (one !== undefined && COMMANDS[one]) return { name: one, rest: args.slice(1) };
+  return undefined;
+}
+
+/** Runs the CLI with a context; returns the exit code. Never throws. */
+export async function main(ctx: CommandContext): Promise<number> {
+  const [first] = ctx.args;
+  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+    (first === undefined ? ctx.stderr : ctx.stdout)(renderMainHelp());
+    return first === undefined ? ExitCode.Usage : ExitCode.Ok;
+  }
+  if (first === "-V" || first === "--version" || first === "version") {
+    ctx.stdout(`aphex ${VERSION}\n`);
+    return ExitCode.Ok;
+  }
+  const found = resolveCommand(ctx.args);
+  if (!found) {
+    const group = Object.keys(COMMANDS).filter((k) => k.startsWith(`${first} `));
+    const hint = group.length
+      ? `'${first}' needs a subcommand: ${group.join(", ")}`
+      : `unknown command '${first}'. See 'aphex --help'.`;
+    return reportError(usageError(hint), ctx);
+  }
+  const { command } = await COMMANDS[found.name]!.load();
+  return await execute(command, { ...ctx, args: found.rest });
+}

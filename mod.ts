@@ -1,0 +1,34 @@
+/**
+ * Aphex: a self-modifying AWS CDK deployment pipeline on Argo Workflows and Argo Events.
+ *
+ * As a library this module exports the I/O-free parts: configuration models and parser, the
+ * data models of the pipeline's records, and (from `templates/`) the manifest generator.
+ * Run as a program it is the `aphex` CLI:
+ *
+ * ```sh
+ * deno run -A mod.ts validate --config aphex-config.yaml
+ * ```
+ * @module
+ */
+export * from "./models/config.ts";
+export {
+  closest,
+  formatPath,
+  MAX_ALIAS_COUNT,
+  MAX_CONFIG_BYTES,
+  parseConfig,
+  type ParseConfigOptions,
+  parseConfigOrThrow,
+  type ParseConfigResult,
+} from "./models/config_parse.ts";
+export * from "./models/errors.ts";
+export * from "./models/event.ts";
+export * from "./models/metadata.ts";
+export * from "./models/results.ts";
+export { type Codec, fromJsonText, toJsonText } from "./models/_codec.ts";
+
+if (import.meta.main) {
+  const { main } = await import("./cli/main.ts");
+  const { processContext } = await import("./cli/_command.ts");
+  Deno.exit(await main(processContext(Deno.args)));
+}

@@ -1,0 +1,231 @@
+/**
+ * Configuration models: the typed form of `aphex-config.yaml`.
+ *
+ * {@linkcode AphexConfig} is what the rest of Aphex consumes: every optional section is filled in
+ * by {@linkcode applyDefaults}, the one place where defaults live. The raw (as-written) shape is
+ * {@linkcode RawAphexConfig}; it is what the JSON schema describes.
+ *
+ * No I/O happens in this module.
+ * @module
+ */
+
+/** Configuration format version understood by this release. */
+export const CONFIG_VERSION = "1.0";
+
+/** A reference to one key of a Kubernetes Secret in the pipeline namespace. */
+export interface SecretRef {
+  /** Secret name. */
+  name: string;
+  /** Key inside the secret. */
+  key: string;
+}
+
+/** A CDK stack to deploy (spec: StackConfig). */
+export interface StackConfig {
+  /** CloudFormation stack name as the CDK app names it. */
+  name: string;
+  /** Path of the file that defines the stack, relative to the repository root. */
+  path: string;
+}
+
+/** Build stage configuration (spec: BuildConfig). */
+export interface BuildConfig {
+  /** Shell commands run in order from the repository root; the first failure stops the build. */
+  commands: string[];
+  /** Directory (relative to the repository root) whose files are stored as build artifacts. */
+  artifacts: string;
+}
+
+/** Post-deployment test configuration (spec: TestConfig). */
+export interface TestConfig {
+  /** Shell commands run after the environment's deployment. */
+  commands: string[];
+}
+
+/** Commands run around an environment's deployment. */
+export interface HooksConfig {
+  /** Run before the first stack is deployed. */
+  preDeploy: string[];
+  /** Run after the last stack is deployed. */
+  postDeploy: string[];
+}
+
+/** One deployment environment (spec: EnvironmentConfig). */
+export interface EnvironmentConfig {
+  /** Lowercase DNS label, unique within the config. */
+  name: string;
+  /** AWS region, e.g. `us-east-1`. */
+  region: string;
+  /** 12-digit AWS account id (always a string: leading zeros matter). */
+  account: string;
+  /** Stacks deployed in this order. */
+  stacks: StackConfig[];
+  /** Post-deployment tests, if any. */
+  tests?: TestConfig;
+  /** IAM role ARN assumed when the pipeline's own account differs from `account`. */
+  role?: string;
+  /** Whether a manual approval gate precedes the deployment. */
+  approval: boolean;
+  /** Commands around the deployment. */
+  hooks: HooksConfig;
+}
+
+/** GitHub repository that triggers the pipeline. */
+export interface GitHubConfig {
+  /** Repository owner (user or organisation). */
+  owner: string;
+  /** Repository name. */
+  repo: string;
+  /** Branch whose pushes deploy. */
+  branch: string;
+  /** Secret holding the webhook HMAC secret (required: unsigned webhooks are never accepted). */
+  webhookSecret: SecretRef;
+  /** Secret holding an API token (commit statuses, webhook registration), if any. */
+  apiToken?: SecretRef;
+}
+
+/** Where GitHub delivers webhooks (the Argo Events EventSource's HTTP server). */
+export interface WebhookConfig {
+  /** Public base URL that GitHub calls, e.g. `https://aphex.example.com`. */
+  url: string;
+  /** Port of the EventSource's HTTP server inside the cluster. */
+  port: number;
+  /** HTTP path of the endpoint. */
+  endpoint: string;
+}
+
+/** Pull-request validation runs. */
+export interface PullRequestsConfig {
+  /** Whether pull requests start validation-only runs. */
+  enabled: boolean;
+  /** Whether pull requests from forks start them too. */
+  allowForks: boolean;
+}
+
+/** Settings of the pipeline itself (Argo objects, image, repository). */
+export interface PipelineConfig {
+  /** Pipeline name: prefix of every generated Kubernetes object. */
+  name: string;
+  /** Namespace of the WorkflowTemplate, Workflows and RBAC objects. */
+  namespace: string;
+  /** Namespace of the EventSource and Sensor. */
+  eventsNamespace: string;
+  /** Container image holding the `aphex` binary. */
+  image: string;
+  /** Service account the pipeline's pods run as (IRSA role annotation goes on it). */
+  serviceAccount: string;
+  /** S3 bucket for artifacts and run records; unset means the local store. */
+  artifactBucket?: string;
+  /** Triggering repository; unset means no EventSource/Sensor is generated. */
+  github?: GitHubConfig;
+  /** Webhook endpoint; required when `github` is set. */
+  webhook?: WebhookConfig;
+  /** The pipeline's own CDK stack, deployed by the self-update stage. */
+  pipelineStack?: StackConfig;
+  /** Pull-request validation runs. */
+  pullRequests: PullRequestsConfig;
+}
+
+/** The whole configuration (spec: AphexConfig), with defaults applied. */
+export interface AphexConfig {
+  /** Always {@linkcode CONFIG_VERSION}. */
+  version: string;
+  /** Pipeline settings. */
+  pipeline: PipelineConfig;
+  /** Build stage. */
+  build: BuildConfig;
+  /** Environments in deployment order. */
+  environments: EnvironmentConfig[];
+}
+
+/** The configuration as written (schema-valid, optional sections possibly missing). */
+export interface RawAphexConfig {
+  version: string;
+  pipeline?: Partial<Omit<PipelineConfig, "pullRequests" | "webhook">> & {
+    pullRequests?: Partial<PullRequestsConfig>;
+    webhook?: Partial<WebhookConfig> & { url: string };
+  };
+  build: { commands: string[]; artifacts?: string };
+  environments: Array<
+    Omit<EnvironmentConfig, "approval" | "hooks"> & {
+      approval?: boolean;
+      hooks?: Partial<HooksConfig>;
+    }
+  >;
+}
+
+/** Defaults for every optional setting. README's configuration reference mirrors this object. */
+export const DEFAULTS = {
+  pipeline: {
+    name: "aphex",
+    namespace: "argo",
+    eventsNamespace: "argo-events",
+    image: "ghcr.io/aphex-dev/aphex:0.1.0",
+    serviceAccount: "aphex-pipeline",
+    pullRequests: { enabled: false, allowForks: false },
+    webhook: { port: 12000, endpoint: "/github" },
+  },
+  build: { artifacts: "artifacts" },
+  environment: { approval: false },
+} as const;
+
+/**
+ * Fills every optional setting of a schema-valid raw configuration with its default.
+ *
+ * @example
+ * ```ts
+ * const config = applyDefaults({ version: "1.0", build: { commands: ["make"] }, environments: [] });
+ * config.pipeline.namespace; // "argo"
+ * ```
+ */
+export function applyDefaults(raw: RawAphexConfig): AphexConfig {
+  const p = raw.pipeline ?? {};
+  const d = DEFAULTS.pipeline;
+  const pipeline: PipelineConfig = {
+    name: p.name ?? d.name,
+    namespace: p.namespace ?? d.namespace,
+    eventsNamespace: p.eventsNamespace ?? d.eventsNamespace,
+    image: p.image ?? d.image,
+    serviceAccount: p.serviceAccount ?? d.serviceAccount,
+    pullRequests: {
+      enabled: p.pullRequests?.enabled ?? d.pullRequests.enabled,
+      allowForks: p.pullRequests?.allowForks ?? d.pullRequests.allowForks,
+    },
+  };
+  if (p.artifactBucket !== undefined) pipeline.artifactBucket = p.artifactBucket;
+  if (p.github !== undefined) pipeline.github = { ...p.github };
+  if (p.webhook !== undefined) {
+    pipeline.webhook = {
+      url: p.webhook.url,
+      port: p.webhook.port ?? d.webhook.port,
+      endpoint: p.webhook.endpoint ?? d.webhook.endpoint,
+    };
+  }
+  if (p.pipelineStack !== undefined) pipeline.pipelineStack = { ...p.pipelineStack };
+  return {
+    version: raw.version,
+    pipeline,
+    build: {
+      commands: [...raw.build.commands],
+      artifacts: raw.build.artifacts ?? DEFAULTS.build.artifacts,
+    },
+    environments: raw.environments.map((e) => {
+      const env: EnvironmentConfig = {
+        name: e.name,
+        region: e.region,
+        account: e.account,
+        stacks: e.stacks.map((s) => ({ name: s.name, path: s.path })),
+        approval: e.approval ?? DEFAULTS.environment.approval,
+        hooks: { preDeploy: [...e.hooks?.preDeploy ?? []], postDeploy: [...e.hooks?.postDeploy ?? []] },
+      };
+      if (e.tests !== undefined) env.tests = { commands: [...e.tests.commands] };
+      if (e.role !== undefined) env.role = e.role;
+      return env;
+    }),
+  };
+}
+
+/** Finds an environment by name. */
+export function findEnvironment(config: AphexConfig, name: string): EnvironmentConfig | undefined {
+  return config.environments.find((e) => e.name === name);
+}

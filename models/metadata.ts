@@ -1,0 +1,89 @@
+/**
+ * Execution and artifact metadata (spec: WorkflowMetadata, StageMetadata, ArtifactMetadata), with
+ * JSON codecs (camelCase keys, ISO-8601 UTC datetimes, exact round trip).
+ * @module
+ */
+import { array, type Codec, date, integer, literal, nullable, object, string } from "./_codec.ts";
+
+/** Status of a workflow or stage. */
+export type RunStatus = "running" | "succeeded" | "failed";
+
+/** One stage's execution record. */
+export interface StageMetadata {
+  /** Stage name, e.g. `deploy-prod`. */
+  stageName: string;
+  /** Start time. */
+  startedAt: Date;
+  /** End time, or `null` while running. */
+  completedAt: Date | null;
+  /** Stage status. */
+  status: RunStatus;
+  /** Error message when the stage failed. */
+  errorMessage: string | null;
+}
+
+/** One workflow run's execution record. */
+export interface WorkflowMetadata {
+  /** Workflow name (unique in the namespace). */
+  workflowId: string;
+  /** Commit the run works on. */
+  commitSha: string;
+  /** Git ref or branch. */
+  branch: string;
+  /** Trigger time. */
+  triggeredAt: Date;
+  /** Completion time, or `null` while running. */
+  completedAt: Date | null;
+  /** Overall status. */
+  status: RunStatus;
+  /** Stages in execution order. */
+  stages: StageMetadata[];
+}
+
+/** One stored build artifact. */
+export interface ArtifactMetadata {
+  /** Commit the artifact was built from. */
+  commitSha: string;
+  /** When it was stored. */
+  timestamp: Date;
+  /** Store URI, e.g. `s3://bucket/<sha>/artifacts/dist/app.zip`. */
+  s3Path: string;
+  /** Kind of artifact (`package`, `binary`, `lambda-layer`, `file`…). */
+  artifactType: string;
+  /** Size in bytes. */
+  sizeBytes: number;
+  /** Lowercase hex SHA-256 of the content. */
+  checksum: string;
+}
+
+const status = literal("running", "succeeded", "failed");
+
+/** JSON codec of {@linkcode StageMetadata}. */
+export const StageMetadataCodec: Codec<StageMetadata> = object<StageMetadata>({
+  stageName: string,
+  startedAt: date,
+  completedAt: nullable(date),
+  status,
+  errorMessage: nullable(string),
+});
+
+/** JSON codec of {@linkcode WorkflowMetadata}. */
+export const WorkflowMetadataCodec: Codec<WorkflowMetadata> = object<WorkflowMetadata>({
+  workflowId: string,
+  commitSha: string,
+  branch: string,
+  triggeredAt: date,
+  completedAt: nullable(date),
+  status,
+  stages: array(StageMetadataCodec),
+});
+
+/** JSON codec of {@linkcode ArtifactMetadata}. */
+export const ArtifactMetadataCodec: Codec<ArtifactMetadata> = object<ArtifactMetadata>({
+  commitSha: string,
+  timestamp: date,
+  s3Path: string,
+  artifactType: string,
+  sizeBytes: integer,
+  checksum: string,
+});
