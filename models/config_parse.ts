@@ -2,30 +2,27 @@
  * `aphex-config.yaml` text → {@linkcode AphexConfig}, or every problem at once, each located at
  * `file:line:col` with its path (`environments[1].account`).
  *
+ * YAML is read by js-yaml with the YAML 1.2 core schema (`yes`, `0b11`, `2024-01-01` stay strings).
+ * Valid input takes the fast path (load → schema → semantic checks). Only when something is wrong
+ * is the same text replayed through js-yaml's event stream to find where each problem is.
+ *
  * YAML traps become errors rather than silent changes: unquoted accounts (numbers, above all with a
  * leading zero), duplicate keys, merge keys, alias bombs and oversized input.
  * No I/O happens in this module.
  * @module
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import {
-  type Document,
-  isMap,
-  isScalar,
-  LineCounter,
-  type Node,
-  parseDocument,
-  type ParsedNode,
-  type Scalar,
-} from "yaml";
-import schema from "../schema/aphex-config.schema.json" with { type: "json" };
+import type { ErrorObject } from "ajv";
+import { type Event, getScalarValue, load, parseEvents, YAMLException } from "js-yaml";
+import { validate } from "../schema/_validate_config.js";
 import { type AphexConfig, applyDefaults, type RawAphexConfig } from "./config.ts";
 import { AphexError, type ConfigIssue, ExitCode, formatIssue } from "./errors.ts";
 
 /** Largest configuration accepted, in bytes (a 2,000-environment config is about 5 MB). */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
-/** Most alias expansions accepted: anchors are fine, alias bombs are not. */
+/** Most alias nodes (`*name`) accepted in one document. */
 export const MAX_ALIAS_COUNT = 1000;
+/** Most nodes the document may expand to once aliases are followed (alias-bomb guard). */
+export const MAX_EXPANDED_NODES = 5_000_000;
 
 /** The outcome of {@linkcode parseConfig}. */
 export type ParseConfigResult =
@@ -38,14 +35,18 @@ export interface ParseConfigOptions {
   file?: string;
 }
 
-let validator: ValidateFunction | undefined;
-function validate(): ValidateFunction {
-  if (!validator) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-    ajv.addKeyword({ keyword: "x-error", schemaType: "string" });
-    validator = ajv.compile(schema);
-  }
-  return validator;
+type Segment = string | number;
+
+/** A problem before it is placed: a source offset (or a path to look up) and a message. */
+interface Problem {
+  path: Segment[];
+  message: string;
+  /** Where to point: the node at `path` (default), its key, or its parent mapping. */
+  at?: "value" | "key" | "parent";
+  /** A known source offset (YAML syntax errors). */
+  offset?: number;
+  /** Appends the "YAML read the unquoted …" hint when the node is a plain scalar. */
+  unquotedHint?: boolean;
 }
 
 /**
@@ -60,57 +61,9 @@ function validate(): ValidateFunction {
  */
 export function parseConfig(text: string, options: ParseConfigOptions = {}): ParseConfigResult {
   const file = options.file ?? "aphex-config.yaml";
-  const bytes = new TextEncoder().encode(text).length;
-  if (bytes > MAX_CONFIG_BYTES) {
-    return fail(file, 1, 1, `file is ${bytes} bytes; the limit is ${MAX_CONFIG_BYTES} bytes`);
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter,
-    uniqueKeys: true,
-    prettyErrors: false,
-    strict: true,
-    version: "1.2",
-    schema: "core",
-  });
-  const at = (offset: number) => {
-    const { line, col } = lineCounter.linePos(offset);
-    return { line, col };
-  };
-  const yamlErrors = doc.errors.map((e): ConfigIssue => ({
-    file,
-    ...at(e.pos[0]),
-    path: "",
-    message: yamlMessage(e.code, e.message, text.slice(e.pos[0], e.pos[1])),
-  }));
-  if (yamlErrors.length) return { ok: false, issues: yamlErrors };
-  if (doc.contents === null) return fail(file, 1, 1, "the file is empty");
-
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    return fail(file, 1, 1, `YAML aliases expand too much (${message}); repeat the values instead`);
-  }
-
-  const issues: ConfigIssue[] = [];
-  const check = validate();
-  if (!check(value)) {
-    const errors = check.errors ?? [];
-    const wrongType = new Set(errors.filter((e) => e.keyword === "type").map((e) => e.instancePath));
-    for (const error of errors) {
-      if (error.keyword !== "type" && wrongType.has(error.instancePath)) continue;
-      const issue = schemaIssue(error, doc, text);
-      issues.push({ file, ...at(issue.offset), path: issue.path, message: issue.message });
-    }
-  } else {
-    for (const s of semanticIssues(value as RawAphexConfig, doc)) {
-      issues.push({ file, ...at(s.offset), path: s.path, message: s.message });
-    }
-  }
-  if (issues.length) return { ok: false, issues: dedupe(issues) };
-  return { ok: true, config: applyDefaults(value as RawAphexConfig) };
+  const { value, problems } = check(text);
+  if (problems.length === 0) return { ok: true, config: applyDefaults(value as RawAphexConfig) };
+  return { ok: false, issues: locate(problems, text, file) };
 }
 
 /**
@@ -121,25 +74,72 @@ export function parseConfigOrThrow(text: string, options: ParseConfigOptions = {
   const result = parseConfig(text, options);
   if (result.ok) return result.config;
   const n = result.issues.length;
-  const head = `${options.file ?? "aphex-config.yaml"}: ${n} configuration error${n === 1 ? "" : "s"}`;
+  const head = `${options.file ?? "aphex-config.yaml"}: ${n} configuration error${
+    n === 1 ? "" : "s"
+  }`;
   throw new AphexError([head, ...result.issues.map(formatIssue)].join("\n"), {
     exitCode: ExitCode.Usage,
     issues: result.issues,
   });
 }
 
-function fail(file: string, line: number, col: number, message: string): ParseConfigResult {
-  return { ok: false, issues: [{ file, line, col, path: "", message }] };
-}
-
-function yamlMessage(code: string, message: string, source: string): string {
-  if (code === "DUPLICATE_KEY") {
-    return `duplicate key ${JSON.stringify(source)}: each key may appear only once in a mapping`;
+/** Loads the YAML and runs every check; problems are not yet located. */
+function check(text: string): { value?: unknown; problems: Problem[] } {
+  const fail = (offset: number, message: string) => ({ problems: [{ path: [], offset, message }] });
+  const bytes = text.length > MAX_CONFIG_BYTES / 3
+    ? new TextEncoder().encode(text).length
+    : text.length;
+  if (bytes > MAX_CONFIG_BYTES) {
+    return fail(0, `file is ${bytes} bytes; the limit is ${MAX_CONFIG_BYTES} bytes`);
   }
-  return `invalid YAML: ${message.split("\n")[0]}`;
+  let value: unknown;
+  try {
+    value = load(text, { maxAliases: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (!(e instanceof YAMLException)) throw e;
+    const offset = e.mark?.position ?? 0;
+    return fail(offset, yamlMessage(e.reason ?? e.message, text.slice(offset)));
+  }
+  if (value === undefined || value === null) return fail(0, "the file is empty");
+  const nodes = expandedSize(value);
+  if (nodes > MAX_EXPANDED_NODES) {
+    return fail(
+      0,
+      `YAML aliases expand the document to ${nodes} nodes (limit ${MAX_EXPANDED_NODES}); repeat the values instead`,
+    );
+  }
+  // The schema, compiled ahead of time (tools/build_schema_validator.ts): no ajv at start-up.
+  if (!validate(value)) return { value, problems: schemaProblems(validate.errors ?? []) };
+  return { value, problems: semanticProblems(value as RawAphexConfig) };
 }
 
-type Segment = string | number;
+function yamlMessage(reason: string, rest: string): string {
+  if (reason.startsWith("duplicated mapping key")) {
+    const key = /^("[^"\n]*"|'[^'\n]*'|[^:\n]*?)\s*:/.exec(rest)?.[1] ?? rest.split("\n")[0];
+    return `duplicate key ${JSON.stringify(key)}: each key may appear only once in a mapping`;
+  }
+  if (reason.includes("the input is empty")) return "the file is empty";
+  if (reason.startsWith("aliases exceeded maxAliases")) {
+    return `more than ${MAX_ALIAS_COUNT} YAML aliases; repeat the values instead`;
+  }
+  return `invalid YAML: ${reason}`;
+}
+
+/** Node count of a value with aliases followed, computed without expanding them. */
+function expandedSize(root: unknown): number {
+  const memo = new Map<object, number>();
+  const size = (v: unknown): number => {
+    if (v === null || typeof v !== "object") return 1;
+    const known = memo.get(v);
+    if (known !== undefined) return known;
+    memo.set(v, Infinity); // a cycle expands forever
+    let n = 1;
+    for (const child of Object.values(v)) n += size(child);
+    memo.set(v, n);
+    return n;
+  };
+  return size(root);
+}
 
 /** Turns `["environments", 1, "account"]` into `environments[1].account`. */
 export function formatPath(segments: readonly Segment[]): string {
@@ -159,101 +159,59 @@ function pointerSegments(pointer: string): Segment[] {
   });
 }
 
-function nodeAt(doc: Document, segments: readonly Segment[]): Node | undefined {
-  const found = doc.getIn(segments, true);
-  return found && typeof found === "object" && "range" in found ? found as Node : undefined;
-}
-
-function offsetOf(node: Node | undefined | null): number {
-  return (node as ParsedNode | undefined)?.range?.[0] ?? 0;
-}
-
-/** The key node of `key` inside the mapping at `segments`. */
-function keyOffset(doc: Document, segments: readonly Segment[], key: string): number {
-  const parent = segments.length ? nodeAt(doc, segments) : doc.contents;
-  if (isMap(parent)) {
-    for (const pair of parent.items) {
-      if (isScalar(pair.key) && String(pair.key.value) === key) return offsetOf(pair.key);
+function schemaProblems(errors: ErrorObject[]): Problem[] {
+  // A node of the wrong type makes its other rule violations noise.
+  const wrongType = new Set(errors.filter((e) => e.keyword === "type").map((e) => e.instancePath));
+  const problems: Problem[] = [];
+  for (const error of errors) {
+    if (error.keyword !== "type" && wrongType.has(error.instancePath)) continue;
+    const path = pointerSegments(error.instancePath);
+    const parentSchema = error.parentSchema as
+      | { "x-error"?: string; properties?: Record<string, unknown> }
+      | undefined;
+    const hint = parentSchema?.["x-error"];
+    switch (error.keyword) {
+      case "required": {
+        const missing = (error.params as { missingProperty: string }).missingProperty;
+        problems.push({ path: [...path, missing], at: "parent", message: "is required" });
+        break;
+      }
+      case "additionalProperties": {
+        const key = (error.params as { additionalProperty: string }).additionalProperty;
+        const allowed = Object.keys(parentSchema?.properties ?? {});
+        problems.push({
+          path: [...path, key],
+          at: "key",
+          message: unknownKeyMessage(key, allowed),
+        });
+        break;
+      }
+      case "type": {
+        const expected = String((error.params as { type: string | string[] }).type);
+        problems.push({
+          path,
+          message: hint ?? `must be ${/^[aeiou]/.test(expected) ? "an" : "a"} ${expected}`,
+          unquotedHint: expected === "string",
+        });
+        break;
+      }
+      case "const": {
+        const allowed = (error.params as { allowedValue: unknown }).allowedValue;
+        problems.push({ path, message: hint ?? `must be ${JSON.stringify(allowed)}` });
+        break;
+      }
+      default:
+        problems.push({ path, message: hint ?? error.message ?? "is invalid" });
     }
   }
-  return offsetOf(parent as Node | undefined);
-}
-
-interface LocatedMessage {
-  offset: number;
-  path: string;
-  message: string;
-}
-
-function schemaIssue(error: ErrorObject, doc: Document, text: string): LocatedMessage {
-  const segments = pointerSegments(error.instancePath);
-  const hint = (error.parentSchema as Record<string, unknown> | undefined)?.["x-error"];
-  switch (error.keyword) {
-    case "required": {
-      const missing = (error.params as { missingProperty: string }).missingProperty;
-      const parent = segments.length ? nodeAt(doc, segments) : doc.contents;
-      return {
-        offset: offsetOf(parent as Node | undefined),
-        path: formatPath([...segments, missing]),
-        message: "is required",
-      };
-    }
-    case "additionalProperties": {
-      const key = (error.params as { additionalProperty: string }).additionalProperty;
-      const allowed = Object.keys(
-        ((error.parentSchema as { properties?: Record<string, unknown> }).properties) ?? {},
-      );
-      return {
-        offset: keyOffset(doc, segments, key),
-        path: formatPath([...segments, key]),
-        message: unknownKeyMessage(key, allowed),
-      };
-    }
-    case "type": {
-      const node = nodeAt(doc, segments);
-      const expected = String((error.params as { type: string | string[] }).type);
-      let message = typeof hint === "string" ? hint : `must be ${article(expected)} ${expected}`;
-      if (expected === "string" && isScalar(node) && node.type === "PLAIN") {
-        const source = scalarSource(node, text);
-        message += `; YAML read the unquoted ${source} as ${describe(node.value)}` +
-          ` — quote it: "${source}"`;
-      }
-      return { offset: offsetOf(node), path: formatPath(segments), message };
-    }
-    default: {
-      const node = nodeAt(doc, segments);
-      let message = typeof hint === "string" ? hint : error.message ?? "is invalid";
-      if (error.keyword === "const" && typeof hint !== "string") {
-        message = `must be ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}`;
-      }
-      return { offset: offsetOf(node), path: formatPath(segments), message };
-    }
-  }
-}
-
-function scalarSource(node: Scalar, text: string): string {
-  const range = (node as Scalar & { range?: [number, number, number] }).range;
-  return range ? text.slice(range[0], range[1]) : String(node.value);
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "number") return `the number ${value}`;
-  if (typeof value === "boolean") return `the boolean ${value}`;
-  if (value === null) return "null";
-  return `a ${typeof value}`;
-}
-
-function article(word: string): string {
-  return /^[aeiou]/.test(word) ? "an" : "a";
+  return problems;
 }
 
 function unknownKeyMessage(key: string, allowed: string[]): string {
-  if (key === "<<") return "unknown key \"<<\": YAML merge keys are not supported; repeat the keys";
+  if (key === "<<") return 'unknown key "<<": YAML merge keys are not supported; repeat the keys';
   const suggestion = closest(key, allowed);
-  const known = allowed.length ? ` (known keys: ${allowed.join(", ")})` : "";
-  return suggestion
-    ? `unknown key "${key}"; did you mean "${suggestion}"?`
-    : `unknown key "${key}"${known}`;
+  if (suggestion) return `unknown key "${key}"; did you mean "${suggestion}"?`;
+  return `unknown key "${key}"${allowed.length ? ` (known keys: ${allowed.join(", ")})` : ""}`;
 }
 
 /** The allowed key nearest to `key` (edit distance ≤ 2, or one is a prefix of the other). */
@@ -264,9 +222,9 @@ export function closest(key: string, allowed: readonly string[]): string | undef
   for (const candidate of allowed) {
     const c = candidate.toLowerCase();
     let d = editDistance(lower, c);
-    if (d > 2 && (c.startsWith(lower) || lower.startsWith(c)) && Math.min(c.length, lower.length) >= 3) {
-      d = 2;
-    }
+    const prefix = (c.startsWith(lower) || lower.startsWith(c)) &&
+      Math.min(c.length, lower.length) >= 3;
+    if (d > 2 && prefix) d = 2;
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
   return bestDistance <= 2 ? best : undefined;
@@ -285,59 +243,168 @@ function editDistance(a: string, b: string): number {
   return previous[b.length]!;
 }
 
-function semanticIssues(raw: RawAphexConfig, doc: Document): LocatedMessage[] {
-  const issues: LocatedMessage[] = [];
-  const at = (segments: Segment[]) => offsetOf(nodeAt(doc, segments));
-  const seenEnv = new Map<string, number>();
+function semanticProblems(raw: RawAphexConfig): Problem[] {
+  const problems: Problem[] = [];
+  const firstEnv = new Map<string, number>();
   raw.environments.forEach((env, i) => {
-    const first = seenEnv.get(env.name);
-    if (first !== undefined) {
-      issues.push({
-        offset: at(["environments", i, "name"]),
-        path: formatPath(["environments", i, "name"]),
+    const first = firstEnv.get(env.name);
+    if (first === undefined) firstEnv.set(env.name, i);
+    else {
+      problems.push({
+        path: ["environments", i, "name"],
         message: `duplicate environment name "${env.name}" (also environments[${first}].name)`,
       });
-    } else seenEnv.set(env.name, i);
-    const seenStack = new Map<string, number>();
+    }
+    const firstStack = new Map<string, number>();
     env.stacks.forEach((stack, j) => {
-      const firstStack = seenStack.get(stack.name);
-      if (firstStack !== undefined) {
-        const path: Segment[] = ["environments", i, "stacks", j, "name"];
-        issues.push({
-          offset: at(path),
-          path: formatPath(path),
-          message: `duplicate stack name "${stack.name}" in environment "${env.name}" ` +
-            `(also stacks[${firstStack}].name)`,
+      const other = firstStack.get(stack.name);
+      if (other === undefined) firstStack.set(stack.name, j);
+      else {
+        problems.push({
+          path: ["environments", i, "stacks", j, "name"],
+          message:
+            `duplicate stack name "${stack.name}" in environment "${env.name}" (also stacks[${other}].name)`,
         });
-      } else seenStack.set(stack.name, j);
+      }
     });
   });
   const p = raw.pipeline;
   if (p?.github && !p.webhook) {
-    issues.push({
-      offset: at(["pipeline", "github"]),
-      path: "pipeline.webhook",
-      message: "is required when pipeline.github is set (the public URL GitHub delivers webhooks to)",
+    problems.push({
+      path: ["pipeline", "webhook"],
+      at: "parent",
+      message:
+        "is required when pipeline.github is set (the public URL GitHub delivers webhooks to)",
     });
   }
   if (p?.pullRequests?.enabled && !p.github) {
-    issues.push({
-      offset: at(["pipeline", "pullRequests", "enabled"]),
-      path: "pipeline.pullRequests.enabled",
+    problems.push({
+      path: ["pipeline", "pullRequests", "enabled"],
       message: "needs pipeline.github (pull requests come from the GitHub repository)",
     });
   }
-  return issues;
+  return problems;
 }
 
-function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+// --- locating problems in the source -----------------------------------------------------------
+
+interface NodeInfo {
+  /** Offset of the node (the opening quote for quoted scalars). */
+  offset: number;
+  /** Offset of the key when the node is a mapping value. */
+  keyOffset?: number;
+  /** Source text of a plain scalar, for the unquoted-value hint. */
+  plain?: string;
+}
+
+/** Replays the event stream once and records where every node (and its key) starts. */
+function indexNodes(text: string): Map<string, NodeInfo> {
+  const index = new Map<string, NodeInfo>();
+  let events: Event[];
+  try {
+    events = parseEvents(text, {});
+  } catch {
+    return index; // syntax errors carry their own offsets
+  }
+  interface Frame {
+    kind: "map" | "seq" | "skip";
+    path: Segment[];
+    next: number;
+    key?: string;
+    keyOffset?: number;
+    expectKey: boolean;
+  }
+  const stack: Frame[] = [];
+  const start = (e: Event): number => {
+    if (e.type === 4) return e.style === 2 || e.style === 3 ? e.valueStart - 1 : e.valueStart;
+    if (e.type === 2 || e.type === 3) return e.start;
+    if (e.type === 5) return e.anchorStart - 1;
+    return 0;
+  };
+  for (const e of events) {
+    if (e.type === 1) continue;
+    if (e.type === 6) {
+      stack.pop();
+      continue;
+    }
+    const frame = stack[stack.length - 1];
+    let path: Segment[] | undefined;
+    let keyOffset: number | undefined;
+    if (frame === undefined) path = [];
+    else if (frame.kind === "map" && frame.expectKey) {
+      frame.key = e.type === 4 ? getScalarValue(text, e) : undefined;
+      frame.keyOffset = start(e);
+      frame.expectKey = false;
+      if (e.type === 2 || e.type === 3) {
+        stack.push({ kind: "skip", path: [], next: 0, expectKey: false });
+      }
+      continue;
+    } else if (frame.kind === "map") {
+      frame.expectKey = true;
+      if (frame.key !== undefined) path = [...frame.path, frame.key];
+      keyOffset = frame.keyOffset;
+    } else if (frame.kind === "seq") path = [...frame.path, frame.next++];
+    if (path !== undefined) {
+      const info: NodeInfo = { offset: start(e) };
+      if (keyOffset !== undefined) info.keyOffset = keyOffset;
+      if (e.type === 4 && e.style === 1) info.plain = text.slice(e.valueStart, e.valueEnd);
+      index.set(formatPath(path), info);
+    }
+    if (e.type === 2 || e.type === 3) {
+      stack.push({
+        kind: path === undefined ? "skip" : e.type === 3 ? "map" : "seq",
+        path: path ?? [],
+        next: 0,
+        expectKey: true,
+      });
+    }
+  }
+  return index;
+}
+
+function locate(problems: Problem[], text: string, file: string): ConfigIssue[] {
+  const index = problems.some((p) => p.offset === undefined)
+    ? indexNodes(text)
+    : new Map<string, NodeInfo>();
+  const lineStarts = [0];
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) lineStarts.push(i + 1);
+  const position = (offset: number) => {
+    let lo = 0;
+    let hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lineStarts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - lineStarts[lo]! + 1 };
+  };
   const seen = new Set<string>();
-  const out: ConfigIssue[] = [];
-  for (const issue of issues) {
-    const key = `${issue.path}\u0000${issue.message}`;
+  const issues: ConfigIssue[] = [];
+  for (const p of problems) {
+    const path = formatPath(p.path);
+    let offset = p.offset;
+    let message = p.message;
+    if (offset === undefined) {
+      const at = p.at ?? "value";
+      if (at === "parent") offset = index.get(formatPath(p.path.slice(0, -1)))?.offset ?? 0;
+      else {
+        const node = index.get(path);
+        offset = (at === "key" ? node?.keyOffset : node?.offset) ?? 0;
+        if (p.unquotedHint && node?.plain !== undefined) {
+          const read = load(node.plain);
+          const as = typeof read === "number"
+            ? `the number ${read}`
+            : typeof read === "boolean"
+            ? `the boolean ${read}`
+            : "null";
+          message += `; YAML read the unquoted ${node.plain} as ${as} — quote it: "${node.plain}"`;
+        }
+      }
+    }
+    const key = `${path}\u0000${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push(issue);
+    issues.push({ file, ...position(offset), path, message });
   }
-  return out.sort((a, b) => a.line - b.line || a.col - b.col);
+  return issues.sort((a, b) => a.line - b.line || a.col - b.col);
 }
