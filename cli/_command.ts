@@ -56,8 +56,8 @@ export interface CommandContext {
   stdout(text: string): void;
   /** Writes logs and errors to standard error. */
   stderr(text: string): void;
-  /** Reads standard input entirely (for commands that accept it). */
-  stdin?(): Promise<Uint8Array>;
+  /** Reads standard input; throws as soon as it exceeds `maxBytes` (see {@linkcode readBounded}). */
+  stdin?(options: ReadBoundedOptions): Promise<Uint8Array>;
 }
 
 /** A runnable command. */
@@ -99,11 +99,18 @@ export function parseCommandArgs(
   spec: CommandSpec,
   ctx: Pick<CommandContext, "args" | "env">,
 ): { values: OptionValues; positionals: string[]; help: boolean } {
-  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {
+  const options: Record<
+    string,
+    { type: "string" | "boolean"; short?: string; multiple?: boolean }
+  > = {
     help: { type: "boolean", short: "h" },
   };
   for (const [name, o] of Object.entries(spec.options)) {
-    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
+    options[name] = {
+      type: o.type,
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+    };
   }
   let parsed;
   try {
@@ -185,6 +192,49 @@ export function reportError(e: unknown, ctx: Pick<CommandContext, "stderr">): nu
   return ExitCode.Failed;
 }
 
+/** Options of {@linkcode readBounded}. */
+export interface ReadBoundedOptions {
+  /** Most bytes accepted. */
+  maxBytes: number;
+  /** The error thrown when the input is larger (default: a usage error naming `maxBytes`). */
+  tooLarge?: () => Error;
+}
+
+/**
+ * Reads a stream into memory, refusing (and cancelling the stream) as soon as it holds more than
+ * `maxBytes` — the input is never buffered past the limit.
+ */
+export async function readBounded(
+  stream: ReadableStream<Uint8Array>,
+  options: ReadBoundedOptions,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > options.maxBytes) {
+        throw options.tooLarge?.() ??
+          usageError(`input exceeds ${options.maxBytes} bytes; refused`);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
 function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
   const bytes = new TextEncoder().encode(text);
   let offset = 0;
@@ -199,7 +249,7 @@ export function processContext(args: string[]): CommandContext {
     cwd: Deno.cwd(),
     stdout: (t) => writeAll(Deno.stdout, t),
     stderr: (t) => writeAll(Deno.stderr, t),
-    stdin: async () => new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
+    stdin: (options) => readBounded(Deno.stdin.readable, options),
   };
 }
 
@@ -222,7 +272,9 @@ export function captureContext(
     cwd: options.cwd ?? Deno.cwd(),
     stdout: (t) => void out.push(t),
     stderr: (t) => void err.push(t),
-    ...(stdin ? { stdin: () => Promise.resolve(stdin) } : {}),
+    ...(stdin
+      ? { stdin: (o: ReadBoundedOptions) => readBounded(ReadableStream.from([stdin]), o) }
+      : {}),
     out,
     err,
   };

@@ -28,7 +28,9 @@ export const command: Command = {
     const result = await checkConfigFile(file, { cwd: ctx.cwd });
     const json = values.json === true;
     if (!result.ok) {
-      if (json) ctx.stdout(JSON.stringify({ valid: false, file, errors: result.issues }, null, 2) + "\n");
+      if (json) {
+        ctx.stdout(JSON.stringify({ valid: false, file, errors: result.issues }, null, 2) + "\n");
+      }
       for (const issue of result.issues) ctx.stderr(formatIssue(issue) + "\n");
       const n = result.issues.length;
       ctx.stderr(`${file}: ${n} error${n === 1 ? "" : "s"}\n`);
@@ -37,7 +39,9 @@ export const command: Command = {
     const envs = result.config.environments;
     const stacks = envs.reduce((n, e) => n + e.stacks.length, 0);
     if (json) {
-      ctx.stdout(JSON.stringify({ valid: true, file, environments: envs.length, stacks }, null, 2) + "\n");
+      ctx.stdout(
+        JSON.stringify({ valid: true, file, environments: envs.length, stacks }, null, 2) + "\n",
+      );
     } else {
       ctx.stdout(
         `${file}: valid (${envs.length} environment${envs.length === 1 ? "" : "s"}, ` +

@@ -60,7 +60,9 @@ export function literal<const L extends string>(...values: L[]): Codec<L> {
   return {
     encode: (v) => v,
     decode: (v, p) =>
-      values.includes(v as L) ? v as L : bad(p, `one of ${values.map((x) => `"${x}"`).join(", ")}`, v),
+      values.includes(v as L)
+        ? v as L
+        : bad(p, `one of ${values.map((x) => `"${x}"`).join(", ")}`, v),
   };
 }
 
@@ -76,7 +78,8 @@ export function nullable<T>(inner: Codec<T>): Codec<T | null> {
 export function array<T>(inner: Codec<T>): Codec<T[]> {
   return {
     encode: (v) => v.map((x) => inner.encode(x)),
-    decode: (v, p) => Array.isArray(v) ? v.map((x, i) => inner.decode(x, `${p}[${i}]`)) : bad(p, "an array", v),
+    decode: (v, p) =>
+      Array.isArray(v) ? v.map((x, i) => inner.decode(x, `${p}[${i}]`)) : bad(p, "an array", v),
   };
 }
 

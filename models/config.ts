@@ -216,7 +216,10 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
         account: e.account,
         stacks: e.stacks.map((s) => ({ name: s.name, path: s.path })),
         approval: e.approval ?? DEFAULTS.environment.approval,
-        hooks: { preDeploy: [...e.hooks?.preDeploy ?? []], postDeploy: [...e.hooks?.postDeploy ?? []] },
+        hooks: {
+          preDeploy: [...e.hooks?.preDeploy ?? []],
+          postDeploy: [...e.hooks?.postDeploy ?? []],
+        },
       };
       if (e.tests !== undefined) env.tests = { commands: [...e.tests.commands] };
       if (e.role !== undefined) env.role = e.role;
