@@ -102,6 +102,16 @@ export interface PullRequestsConfig {
   allowForks: boolean;
 }
 
+/** Where failures (and optionally successes) are announced. */
+export interface NotificationsConfig {
+  /** SNS topic ARN to publish to. */
+  snsTopicArn?: string;
+  /** Secret holding a Slack-compatible incoming-webhook URL. */
+  slackWebhook?: SecretRef;
+  /** Also notify on success (default: failures only). */
+  onSuccess: boolean;
+}
+
 /** Settings of the pipeline itself (Argo objects, image, repository). */
 export interface PipelineConfig {
   /** Pipeline name: prefix of every generated Kubernetes object. */
@@ -124,6 +134,14 @@ export interface PipelineConfig {
   pipelineStack?: StackConfig;
   /** Pull-request validation runs. */
   pullRequests: PullRequestsConfig;
+  /** Base URL of the Argo Workflows UI, for links in notifications and commit statuses. */
+  argoUrl?: string;
+  /** Failure/success notifications. */
+  notifications: NotificationsConfig;
+  /** CloudWatch Logs group for run records. */
+  logGroup: string;
+  /** CDK bootstrap qualifier (bootstrap roles, `/cdk-bootstrap/<qualifier>/version`). */
+  cdkQualifier: string;
 }
 
 /** The whole configuration (spec: AphexConfig), with defaults applied. */
@@ -141,8 +159,9 @@ export interface AphexConfig {
 /** The configuration as written (schema-valid, optional sections possibly missing). */
 export interface RawAphexConfig {
   version: string;
-  pipeline?: Partial<Omit<PipelineConfig, "pullRequests" | "webhook">> & {
+  pipeline?: Partial<Omit<PipelineConfig, "pullRequests" | "webhook" | "notifications">> & {
     pullRequests?: Partial<PullRequestsConfig>;
+    notifications?: Partial<NotificationsConfig>;
     webhook?: Partial<WebhookConfig> & { url: string };
   };
   build: { commands: string[]; artifacts?: string };
@@ -164,6 +183,9 @@ export const DEFAULTS = {
     serviceAccount: "aphex-pipeline",
     pullRequests: { enabled: false, allowForks: false },
     webhook: { port: 12000, endpoint: "/github" },
+    notifications: { onSuccess: false },
+    logGroup: "/aws/eks/aphex-pipeline/workflows",
+    cdkQualifier: "hnb659fds",
   },
   build: { artifacts: "artifacts" },
   environment: { approval: false },
@@ -191,7 +213,17 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
       enabled: p.pullRequests?.enabled ?? d.pullRequests.enabled,
       allowForks: p.pullRequests?.allowForks ?? d.pullRequests.allowForks,
     },
+    notifications: { onSuccess: p.notifications?.onSuccess ?? d.notifications.onSuccess },
+    logGroup: p.logGroup ?? d.logGroup,
+    cdkQualifier: p.cdkQualifier ?? d.cdkQualifier,
   };
+  if (p.argoUrl !== undefined) pipeline.argoUrl = p.argoUrl;
+  if (p.notifications?.snsTopicArn !== undefined) {
+    pipeline.notifications.snsTopicArn = p.notifications.snsTopicArn;
+  }
+  if (p.notifications?.slackWebhook !== undefined) {
+    pipeline.notifications.slackWebhook = { ...p.notifications.slackWebhook };
+  }
   if (p.artifactBucket !== undefined) pipeline.artifactBucket = p.artifactBucket;
   if (p.github !== undefined) pipeline.github = { ...p.github };
   if (p.webhook !== undefined) {
