@@ -26,6 +26,38 @@ export * from "./models/event.ts";
 export * from "./models/metadata.ts";
 export * from "./models/results.ts";
 export { type Codec, fromJsonText, toJsonText } from "./models/_codec.ts";
+export {
+  buildManifests,
+  GENERATED_HEADER,
+  type GeneratedFile,
+  generateManifests,
+  type GenerateOptions,
+  MANIFEST_FILES,
+  type ManifestFile,
+  MAX_MANIFEST_BYTES,
+} from "./templates/generate.ts";
+export {
+  buildValidateWorkflowTemplate,
+  buildWorkflowTemplate,
+  buildWorkflowTemplates,
+  COMMIT_SHA_PARAMETER,
+  REF_PARAMETER,
+  TOPOLOGY_HASH_ANNOTATION,
+} from "./templates/workflow_template.ts";
+export { buildEventSource } from "./templates/event_source.ts";
+export { buildSensor, workflowNamePrefix } from "./templates/sensor.ts";
+export { buildRbac } from "./templates/rbac.ts";
+export { GRAPH_FORMATS, type GraphFormat, renderGraph } from "./templates/graph.ts";
+export {
+  buildTopology,
+  canonicalJson,
+  hashTopology,
+  type PipelineStep,
+  pipelineSteps,
+  type Topology,
+  topologyHash,
+} from "./templates/topology.ts";
+export { toYamlDocument, toYamlStream } from "./templates/_yaml.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli/main.ts");

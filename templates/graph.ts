@@ -1,0 +1,74 @@
+/**
+ * Renders the pipeline topology (the same steps the WorkflowTemplate's DAG is built from) as
+ * Mermaid, Graphviz DOT or plain text. No I/O happens in this module.
+ * @module
+ */
+import type { AphexConfig } from "../models/config.ts";
+import { buildTopology, type PipelineStep, pipelineSteps } from "./topology.ts";
+
+/** Output formats of {@linkcode renderGraph}. */
+export const GRAPH_FORMATS = ["mermaid", "dot", "text"] as const;
+/** One of {@linkcode GRAPH_FORMATS}. */
+export type GraphFormat = typeof GRAPH_FORMATS[number];
+
+function label(step: PipelineStep): string {
+  return step.kind === "approval" ? `approve ${step.env}` : step.name;
+}
+
+function mermaid(steps: PipelineStep[]): string {
+  const id = new Map(steps.map((s, i) => [s.name, `s${i}`]));
+  const lines = ["flowchart LR"];
+  for (const s of steps) {
+    const text = JSON.stringify(label(s));
+    lines.push(`  ${id.get(s.name)}${s.kind === "approval" ? `{${text}}` : `[${text}]`}`);
+  }
+  for (const s of steps) if (s.after) lines.push(`  ${id.get(s.after)} --> ${id.get(s.name)}`);
+  return lines.join("\n") + "\n";
+}
+
+function dot(name: string, steps: PipelineStep[]): string {
+  const lines = [`digraph ${JSON.stringify(name)} {`, "  rankdir=LR;"];
+  for (const s of steps) {
+    const shape = s.kind === "approval" ? "diamond" : "box";
+    lines.push(`  ${JSON.stringify(s.name)} [shape=${shape}, label=${JSON.stringify(label(s))}];`);
+  }
+  for (const s of steps) {
+    if (s.after) lines.push(`  ${JSON.stringify(s.after)} -> ${JSON.stringify(s.name)};`);
+  }
+  lines.push("}");
+  return lines.join("\n") + "\n";
+}
+
+function text(name: string, steps: PipelineStep[]): string {
+  const width = Math.max(...steps.map((s) => s.name.length)) + 2;
+  const lines = [`pipeline ${name}: ${steps.length} steps, each after the previous one`];
+  steps.forEach((s, i) => {
+    const what = s.kind === "approval"
+      ? `manual approval before deploying ${s.env}`
+      : s.env
+      ? `${s.kind} ${s.env}`
+      : s.kind;
+    lines.push(`${String(i + 1).padStart(3)}. ${s.name.padEnd(width)}${what}`);
+  });
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Renders the topology of a configuration.
+ *
+ * @example
+ * ```ts
+ * renderGraph(config, { format: "mermaid" }); // "flowchart LR\n  s0[\"build\"]\n…"
+ * ```
+ */
+export function renderGraph(config: AphexConfig, options: { format?: GraphFormat } = {}): string {
+  const steps = pipelineSteps(buildTopology(config));
+  switch (options.format ?? "mermaid") {
+    case "mermaid":
+      return mermaid(steps);
+    case "dot":
+      return dot(config.pipeline.name, steps);
+    case "text":
+      return text(config.pipeline.name, steps);
+  }
+}

@@ -1,0 +1,24 @@
+import assert from "node:assert/strict";
+import { configTable } from "../tests/generate_table.ts";
+import { renderGraph } from "./graph.ts";
+import { buildWorkflowTemplate } from "./workflow_template.ts";
+
+Deno.test("graph formats show the same steps and edges as the WorkflowTemplate DAG", () => {
+  for (const [name, config] of Object.entries(configTable())) {
+    const tasks = buildWorkflowTemplate(config).spec.templates[0]!.dag!.tasks;
+    const mermaid = renderGraph(config, { format: "mermaid" });
+    assert.ok(mermaid.startsWith("flowchart LR\n"), name);
+    assert.equal(mermaid.match(/-->/g)?.length ?? 0, tasks.length - 1, name);
+    const dot = renderGraph(config, { format: "dot" });
+    for (const t of tasks) {
+      if (t.depends) {
+        assert.ok(dot.includes(`"${t.depends}" -> "${t.name}";`), `${name}: ${t.name}`);
+      }
+    }
+    const text = renderGraph(config, { format: "text" });
+    assert.equal(text.trimEnd().split("\n").length, tasks.length + 1, name);
+  }
+  const mermaid = renderGraph(configTable()["three-envs-approval-hooks"]!);
+  assert.match(mermaid, /s6\{"approve prod"\}/);
+  assert.match(mermaid, /s5 --> s6\n {2}s6 --> s7/);
+});

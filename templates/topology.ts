@@ -1,0 +1,141 @@
+/**
+ * The pipeline topology: the part of the configuration the WorkflowTemplate is generated from,
+ * its hash, and the ordered steps shared by the WorkflowTemplate's DAG and `aphex graph`.
+ *
+ * Build, test and hook commands and the stack lists are deliberately absent: the stages read them
+ * from the configuration at the commit they run, so changing them never changes the template.
+ * No I/O happens in this module.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { AphexConfig, SecretRef } from "../models/config.ts";
+
+/** One environment as the topology sees it. */
+export interface TopologyEnvironment {
+  /** Environment name. */
+  name: string;
+  /** Whether a manual approval gate precedes the deployment. */
+  approval: boolean;
+  /** Whether a test step follows the deployment. */
+  tests: boolean;
+}
+
+/** Everything the WorkflowTemplate depends on (and nothing else). */
+export interface Topology {
+  /** Pipeline name. */
+  pipeline: string;
+  /** Namespace of the WorkflowTemplate. */
+  namespace: string;
+  /** Pipeline image. */
+  image: string;
+  /** Service account of the pipeline's pods. */
+  serviceAccount: string;
+  /** Clone URL of the repository (from the config, never from a webhook), or null. */
+  repoUrl: string | null;
+  /** Artifact bucket, or null for the local store. */
+  artifactBucket: string | null;
+  /** Secret with the GitHub API token, or null. */
+  apiToken: SecretRef | null;
+  /** Whether the pull-request validation template exists. */
+  pullRequests: boolean;
+  /** Environments in deployment order. */
+  environments: TopologyEnvironment[];
+}
+
+/** Kinds of pipeline steps; one reusable Argo template per kind. */
+export type StepKind = "build" | "pipeline-update" | "approval" | "deploy" | "test";
+
+/** One step of the pipeline DAG. */
+export interface PipelineStep {
+  /** Unique step name (`build`, `deploy-dev`, …). */
+  name: string;
+  /** Stage kind. */
+  kind: StepKind;
+  /** Environment of the step, for per-environment kinds. */
+  env?: string;
+  /** Name of the step this one runs after (none for the first step). */
+  after?: string;
+}
+
+/** Extracts the topology from a configuration. */
+export function buildTopology(config: AphexConfig): Topology {
+  const p = config.pipeline;
+  return {
+    pipeline: p.name,
+    namespace: p.namespace,
+    image: p.image,
+    serviceAccount: p.serviceAccount,
+    repoUrl: p.github ? githubCloneUrl(p.github.owner, p.github.repo) : null,
+    artifactBucket: p.artifactBucket ?? null,
+    apiToken: p.github?.apiToken
+      ? { name: p.github.apiToken.name, key: p.github.apiToken.key }
+      : null,
+    pullRequests: p.pullRequests.enabled,
+    environments: config.environments.map((e) => ({
+      name: e.name,
+      approval: e.approval,
+      tests: e.tests !== undefined && e.tests.commands.length > 0,
+    })),
+  };
+}
+
+/** The HTTPS clone URL of a GitHub repository. */
+export function githubCloneUrl(owner: string, repo: string): string {
+  return `https://github.com/${owner}/${repo}.git`;
+}
+
+/** Canonical JSON: object keys sorted, no whitespace. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The topology hash written into the WorkflowTemplate's annotation: `sha256:` + hex SHA-256 of the
+ * canonical JSON of {@linkcode buildTopology}. The self-update stage compares it with the running
+ * workflow's template.
+ *
+ * @example
+ * ```ts
+ * const hash = topologyHash(config); // "sha256:3f5a…"
+ * ```
+ */
+export function topologyHash(config: AphexConfig): string {
+  return hashTopology(buildTopology(config));
+}
+
+/** {@linkcode topologyHash} of an already extracted topology. */
+export function hashTopology(topology: Topology): string {
+  return `sha256:${createHash("sha256").update(canonicalJson(topology)).digest("hex")}`;
+}
+
+/**
+ * The pipeline's steps in execution order: build → pipeline-update → for each environment:
+ * [approve-<env>] → deploy-<env> → [test-<env>]. Each step runs after the previous one.
+ */
+export function pipelineSteps(topology: Topology): PipelineStep[] {
+  const steps: PipelineStep[] = [];
+  const add = (name: string, kind: StepKind, env?: string) => {
+    const previous = steps.at(-1)?.name;
+    steps.push({
+      name,
+      kind,
+      ...(env === undefined ? {} : { env }),
+      ...(previous === undefined ? {} : { after: previous }),
+    });
+  };
+  add("build", "build");
+  add("pipeline-update", "pipeline-update");
+  for (const env of topology.environments) {
+    if (env.approval) add(`approve-${env.name}`, "approval", env.name);
+    add(`deploy-${env.name}`, "deploy", env.name);
+    if (env.tests) add(`test-${env.name}`, "test", env.name);
+  }
+  return steps;
+}

@@ -1,0 +1,263 @@
+/**
+ * The pipeline's Argo WorkflowTemplate (and the pull-request validation template), built as typed
+ * objects from the configuration's topology.
+ *
+ * Every step runs the pipeline image's `aphex` binary with literal argv (`["aphex", "deploy"]`);
+ * per-run data (commit SHA, ref, workflow name, environment) reaches it only through environment
+ * variable *values*. There is no script template and no shell anywhere. Environments differ only in
+ * the arguments of DAG tasks, so the template grows by a few hundred bytes per environment.
+ * No I/O happens in this module.
+ * @module
+ */
+import type { AphexConfig } from "../models/config.ts";
+import {
+  COMPONENT_LABEL,
+  MANAGED_BY_LABEL,
+  NAME_LABEL,
+  objectNames,
+  standardLabels,
+  TOPOLOGY_HASH_ANNOTATION,
+} from "./_common.ts";
+import {
+  buildTopology,
+  hashTopology,
+  type PipelineStep,
+  pipelineSteps,
+  type StepKind,
+  type Topology,
+} from "./topology.ts";
+import type { DagTask, EnvVar, Parameter, Template, WorkflowTemplate } from "./types.ts";
+
+export { TOPOLOGY_HASH_ANNOTATION } from "./_common.ts";
+
+/** Workflow parameter carrying the commit SHA (validated by the Sensor and by every stage). */
+export const COMMIT_SHA_PARAMETER = "commit-sha";
+/** Workflow parameter carrying the git ref (`refs/heads/main`). */
+export const REF_PARAMETER = "ref";
+/** Mount path of the per-pod workspace volume. */
+export const WORKSPACE_PATH = "/workspace";
+
+/** Pod deadline of each stage kind, in seconds. */
+export const STAGE_DEADLINE_SECONDS: Readonly<
+  Record<Exclude<StepKind, "approval"> | "report" | "preflight" | "synth", number>
+> = {
+  "build": 3600,
+  "pipeline-update": 3600,
+  "deploy": 10800,
+  "test": 3600,
+  "report": 600,
+  "preflight": 900,
+  "synth": 3600,
+};
+
+/** Deadline of a whole run (approval gates included), in seconds: 3 days. */
+export const WORKFLOW_DEADLINE_SECONDS = 3 * 24 * 3600;
+/** Retry limit for infrastructure errors (pod deleted, node lost), emitted as a string. */
+export const RETRY_LIMIT = "2";
+
+function stageEnv(topology: Topology, extra: EnvVar[], withToken: boolean): EnvVar[] {
+  const env: EnvVar[] = [
+    { name: "APHEX_COMMIT_SHA", value: `{{workflow.parameters.${COMMIT_SHA_PARAMETER}}}` },
+    { name: "APHEX_BRANCH", value: `{{workflow.parameters.${REF_PARAMETER}}}` },
+    { name: "APHEX_WORKFLOW_NAME", value: "{{workflow.name}}" },
+    { name: "APHEX_WORKSPACE", value: WORKSPACE_PATH },
+  ];
+  if (topology.repoUrl !== null) env.push({ name: "APHEX_REPO_URL", value: topology.repoUrl });
+  if (topology.artifactBucket !== null) {
+    env.push({ name: "APHEX_ARTIFACT_BUCKET", value: topology.artifactBucket });
+  }
+  if (topology.apiToken !== null && withToken) {
+    env.push({
+      name: "APHEX_GITHUB_TOKEN",
+      valueFrom: {
+        secretKeyRef: { name: topology.apiToken.name, key: topology.apiToken.key, optional: true },
+      },
+    });
+  }
+  return [...env, ...extra];
+}
+
+/** A container template running `aphex <stage>`; `withEnv` adds the `env` input parameter. */
+function stageTemplate(
+  topology: Topology,
+  name: string,
+  stage: string,
+  options: { withEnv?: boolean; extraEnv?: EnvVar[]; deadline: number; withToken?: boolean },
+): Template {
+  const extra: EnvVar[] = [];
+  if (options.withEnv) extra.push({ name: "APHEX_ENV", value: "{{inputs.parameters.env}}" });
+  extra.push(...options.extraEnv ?? []);
+  return {
+    name,
+    ...(options.withEnv ? { inputs: { parameters: [{ name: "env" }] } } : {}),
+    container: {
+      name: "main",
+      image: topology.image,
+      imagePullPolicy: "IfNotPresent",
+      command: ["aphex"],
+      args: [stage],
+      env: stageEnv(topology, extra, options.withToken ?? true),
+      volumeMounts: [{ name: "workspace", mountPath: WORKSPACE_PATH }],
+    },
+    activeDeadlineSeconds: String(options.deadline),
+    retryStrategy: { retryPolicy: "OnError", limit: RETRY_LIMIT },
+  };
+}
+
+function reportTemplate(topology: Topology): Template {
+  return stageTemplate(topology, "report", "report", {
+    deadline: STAGE_DEADLINE_SECONDS.report,
+    extraEnv: [{ name: "APHEX_WORKFLOW_STATUS", value: "{{workflow.status}}" }],
+  });
+}
+
+function dagTask(step: PipelineStep): DagTask {
+  const task: DagTask = { name: step.name, template: step.kind };
+  if (step.after !== undefined) task.depends = step.after;
+  if (step.env !== undefined && step.kind !== "approval") {
+    task.arguments = { parameters: [{ name: "env", value: step.env }] };
+  }
+  return task;
+}
+
+function workflowParameters(): Parameter[] {
+  return [
+    { name: COMMIT_SHA_PARAMETER, description: "Commit to run (40 lowercase hex characters)" },
+    { name: REF_PARAMETER, description: "Git ref that was pushed, e.g. refs/heads/main" },
+  ];
+}
+
+function sharedSpec() {
+  return {
+    activeDeadlineSeconds: WORKFLOW_DEADLINE_SECONDS,
+    ttlStrategy: { secondsAfterSuccess: 3 * 24 * 3600, secondsAfterFailure: 7 * 24 * 3600 },
+    podGC: { strategy: "OnPodSuccess" as const },
+    volumes: [{ name: "workspace", emptyDir: {} as Record<string, never> }],
+  };
+}
+
+/**
+ * Builds the deployment WorkflowTemplate: a DAG `build → pipeline-update → per environment:
+ * [approve-<env>] → deploy-<env> → [test-<env>]`, one reusable template per stage kind, a
+ * per-pipeline mutex, and an `onExit` handler running `aphex report`.
+ */
+export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
+  const topology = buildTopology(config);
+  const names = objectNames(config);
+  const steps = pipelineSteps(topology);
+  const kinds = new Set(steps.map((s) => s.kind));
+  const templates: Template[] = [{ name: "pipeline", dag: { tasks: steps.map(dagTask) } }];
+  templates.push(
+    stageTemplate(topology, "build", "build", { deadline: STAGE_DEADLINE_SECONDS.build }),
+  );
+  templates.push(
+    stageTemplate(topology, "pipeline-update", "pipeline-update", {
+      deadline: STAGE_DEADLINE_SECONDS["pipeline-update"],
+    }),
+  );
+  if (kinds.has("approval")) {
+    templates.push({ name: "approval", suspend: {} });
+  }
+  if (kinds.has("deploy")) {
+    templates.push(
+      stageTemplate(topology, "deploy", "deploy", {
+        withEnv: true,
+        deadline: STAGE_DEADLINE_SECONDS.deploy,
+      }),
+    );
+  }
+  if (kinds.has("test")) {
+    templates.push(
+      stageTemplate(topology, "test", "test", {
+        withEnv: true,
+        deadline: STAGE_DEADLINE_SECONDS.test,
+      }),
+    );
+  }
+  templates.push(reportTemplate(topology));
+  return {
+    apiVersion: "argoproj.io/v1alpha1",
+    kind: "WorkflowTemplate",
+    metadata: {
+      name: names.workflowTemplate,
+      namespace: topology.namespace,
+      labels: standardLabels(config, "pipeline"),
+      annotations: {
+        "workflows.argoproj.io/description":
+          "Aphex pipeline: build, self-update, then deploy each environment in order. Generated by aphex generate; do not edit.",
+        [TOPOLOGY_HASH_ANNOTATION]: hashTopology(topology),
+      },
+    },
+    spec: {
+      entrypoint: "pipeline",
+      onExit: "report",
+      serviceAccountName: topology.serviceAccount,
+      arguments: { parameters: workflowParameters() },
+      synchronization: { mutexes: [{ name: names.mutex }] },
+      ...sharedSpec(),
+      templates,
+    },
+  };
+}
+
+/**
+ * Builds the pull-request validation WorkflowTemplate (`<name>-validate`): preflight → build →
+ * synth, nothing deployed, running under its own service account without deploy rights. The
+ * steps that run pull-request code never receive the GitHub API token; only the `report` exit
+ * handler (which runs no repository code) does.
+ */
+export function buildValidateWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
+  const topology = buildTopology(config);
+  const names = objectNames(config);
+  const order = ["preflight", "build", "synth"] as const;
+  const tasks: DagTask[] = order.map((name, i) => ({
+    name,
+    template: name,
+    ...(i === 0 ? {} : { depends: order[i - 1] }),
+  }));
+  return {
+    apiVersion: "argoproj.io/v1alpha1",
+    kind: "WorkflowTemplate",
+    metadata: {
+      name: names.validateTemplate,
+      namespace: topology.namespace,
+      labels: standardLabels(config, "pull-request-validation"),
+      annotations: {
+        "workflows.argoproj.io/description":
+          "Aphex pull-request validation: preflight, build and synth; deploys nothing. Generated by aphex generate; do not edit.",
+        [TOPOLOGY_HASH_ANNOTATION]: hashTopology(topology),
+      },
+    },
+    spec: {
+      entrypoint: "validate",
+      onExit: "report",
+      serviceAccountName: names.validateServiceAccount,
+      arguments: { parameters: workflowParameters() },
+      ...sharedSpec(),
+      templates: [
+        { name: "validate", dag: { tasks } },
+        ...order.map((stage) =>
+          stageTemplate(topology, stage, stage, {
+            deadline: STAGE_DEADLINE_SECONDS[stage],
+            withToken: false,
+          })
+        ),
+        reportTemplate(topology),
+      ],
+    },
+  };
+}
+
+/** The WorkflowTemplates of a configuration: the pipeline, plus validation if pull requests are enabled. */
+export function buildWorkflowTemplates(config: AphexConfig): WorkflowTemplate[] {
+  const out = [buildWorkflowTemplate(config)];
+  if (config.pipeline.pullRequests.enabled) out.push(buildValidateWorkflowTemplate(config));
+  return out;
+}
+
+/** Labels every generated object carries, re-exported for consumers that select them. */
+export const LABEL_KEYS = {
+  name: NAME_LABEL,
+  managedBy: MANAGED_BY_LABEL,
+  component: COMPONENT_LABEL,
+} as const;
