@@ -124,6 +124,8 @@ export interface PipelineConfig {
   image: string;
   /** Service account the pipeline's pods run as (IRSA role annotation goes on it). */
   serviceAccount: string;
+  /** IAM role the service account assumes through IRSA (`eks.amazonaws.com/role-arn`). */
+  roleArn?: string;
   /** S3 bucket for artifacts and run records; unset means the local store. */
   artifactBucket?: string;
   /** Triggering repository; unset means no EventSource/Sensor is generated. */
@@ -218,6 +220,7 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
     cdkQualifier: p.cdkQualifier ?? d.cdkQualifier,
   };
   if (p.argoUrl !== undefined) pipeline.argoUrl = p.argoUrl;
+  if (p.roleArn !== undefined) pipeline.roleArn = p.roleArn;
   if (p.notifications?.snsTopicArn !== undefined) {
     pipeline.notifications.snsTopicArn = p.notifications.snsTopicArn;
   }

@@ -1,9 +1,8 @@
 /**
  * Least-privilege, namespaced RBAC for the pipeline:
  *
- * - the pipeline's ServiceAccount (its IRSA role goes into the `eks.amazonaws.com/role-arn`
- *   annotation, left empty here: set it to the role ARN your pipeline CDK stack creates, e.g. with
- *   `kubectl annotate` or a kustomize patch) and a Role letting its pods report step results
+ * - the pipeline's ServiceAccount (its IRSA role, `pipeline.roleArn`, goes into the
+ *   `eks.amazonaws.com/role-arn` annotation) and a Role letting its pods report step results
  *   (`workflowtaskresults`), read/patch only the pipeline's own WorkflowTemplates, and create/get
  *   Workflows (the self-update stage resubmits a run); in the events namespace, get/patch only the
  *   pipeline's own EventSource and Sensor;
@@ -81,11 +80,17 @@ export function buildRbac(config: AphexConfig): Manifest[] {
   if (p.pullRequests.enabled) templates.push(names.validateTemplate);
   const pipelineSa = { name: p.serviceAccount, namespace: p.namespace };
   const out: Manifest[] = [
-    serviceAccount(config, p.serviceAccount, p.namespace, {
-      [IRSA_ANNOTATION]: "",
-      [IRSA_HELP_ANNOTATION]:
-        "Set eks.amazonaws.com/role-arn to the ARN of the pipeline's IAM role (created by your pipeline CDK stack).",
-    }),
+    // The IRSA role comes from `pipeline.roleArn`. Without it no role annotation is emitted at all
+    // (an empty placeholder would fight, on every apply, with one set by hand).
+    serviceAccount(
+      config,
+      p.serviceAccount,
+      p.namespace,
+      p.roleArn !== undefined ? { [IRSA_ANNOTATION]: p.roleArn } : {
+        [IRSA_HELP_ANNOTATION]:
+          "No IRSA role: set pipeline.roleArn in aphex-config.yaml to the IAM role your pipeline CDK stack creates.",
+      },
+    ),
     role(config, names.pipelineRole, p.namespace, [
       EXECUTOR_RULE,
       {

@@ -94,7 +94,17 @@ Deno.test("RBAC grants: pipeline, sensor and PR-validation accounts", () => {
   const pipelineSa = byKind<ServiceAccount>(docs, "ServiceAccount").find((s) =>
     s.metadata.name === "aphex-pipeline"
   )!;
-  assert.equal(pipelineSa.metadata.annotations?.["eks.amazonaws.com/role-arn"], "");
+  // No pipeline.roleArn: no IRSA annotation at all (an empty one would fight a hand-set value).
+  assert.equal(pipelineSa.metadata.annotations?.["eks.amazonaws.com/role-arn"], undefined);
+  assert.match(pipelineSa.metadata.annotations?.["aphex.dev/irsa"] ?? "", /set pipeline\.roleArn/);
+  const withRole = structuredClone(TABLE["three-envs-approval-hooks"]!);
+  withRole.pipeline.roleArn = "arn:aws:iam::123456789012:role/pipeline";
+  const sa = byKind<ServiceAccount>(buildRbac(withRole), "ServiceAccount").find((s) =>
+    s.metadata.name === "aphex-pipeline"
+  )!;
+  assert.deepEqual(sa.metadata.annotations, {
+    "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/pipeline",
+  });
   const validateSa = byKind<ServiceAccount>(docs, "ServiceAccount").find((s) =>
     s.metadata.name === "shop-validate"
   )!;

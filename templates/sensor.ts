@@ -80,7 +80,7 @@ function trigger(
   name: string,
   dependency: string,
   resource: WorkflowResource,
-  keys: { sha: string; ref: string },
+  keys: { sha: string; ref: { dataKey: string } | { dataTemplate: string } },
 ): Trigger {
   return {
     template: {
@@ -100,7 +100,7 @@ function trigger(
             dest: "spec.arguments.parameters.0.value",
           },
           {
-            src: { dependencyName: dependency, dataKey: keys.ref },
+            src: { dependencyName: dependency, ...keys.ref },
             dest: "spec.arguments.parameters.1.value",
           },
         ],
@@ -149,7 +149,7 @@ export function buildSensor(config: AphexConfig): Sensor | undefined {
       workflowResource(config, { template: names.workflowTemplate, pullRequest: false }),
       {
         sha: "body.after",
-        ref: "body.ref",
+        ref: { dataKey: "body.ref" },
       },
     ),
   ];
@@ -175,7 +175,12 @@ export function buildSensor(config: AphexConfig): Sensor | undefined {
         "validate",
         "pull-request",
         workflowResource(config, { template: names.validateTemplate, pullRequest: true }),
-        { sha: "body.pull_request.head.sha", ref: "body.pull_request.head.ref" },
+        // The PR's ref in the base repository (the only one fetchable for fork PRs); the number
+        // is an integer in the payload, so no attacker-chosen text reaches the parameter.
+        {
+          sha: "body.pull_request.head.sha",
+          ref: { dataTemplate: "refs/pull/{{ .Input.body.number }}/head" },
+        },
       ),
     );
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { decideWebhook } from "../models/event.ts";
+import { decideWebhook, interpretWebhook } from "../models/event.ts";
+import { caseConfig, WEBHOOK_CASES } from "../tests/_webhook_cases.ts";
 import { configTable } from "../tests/generate_table.ts";
 import { buildSensor, escapeRegExp, MAX_WORKFLOW_NAME, workflowNamePrefix } from "./sensor.ts";
 import { buildWorkflowTemplates } from "./workflow_template.ts";
@@ -48,11 +49,23 @@ function setPath(target: unknown, path: string, value: string, operation?: strin
   node[last] = operation === "append" ? `${node[last] ?? ""}${value}` : value;
 }
 
+/** Renders the only Go-template form the Sensor uses: `{{ .Input.<path> }}` placeholders. */
+function render(template: string, data: EventData): string {
+  return template.replace(/\{\{(.*?)\}\}/g, (_, expr: string) => {
+    const m = /^\s*\.Input\.([A-Za-z0-9_.]+)\s*$/.exec(expr);
+    if (!m) throw new Error(`unsupported dataTemplate expression: ${expr}`);
+    return String(lookup(data, m[1]!));
+  });
+}
+
 /** The Workflow a trigger creates for an event. */
 function materialize(trigger: Trigger, data: EventData): WorkflowResource {
   const resource = structuredClone(trigger.template.k8s.source.resource);
   for (const p of trigger.template.k8s.parameters) {
-    setPath(resource, p.dest, String(lookup(data, p.src.dataKey)), p.operation);
+    const value = "dataKey" in p.src
+      ? String(lookup(data, p.src.dataKey))
+      : render(p.src.dataTemplate, data);
+    setPath(resource, p.dest, value, p.operation);
   }
   return resource;
 }
@@ -84,6 +97,7 @@ function pullRequest(
     headers: { "X-Github-Event": ["pull_request"] },
     body: {
       action: overrides.action ?? "opened",
+      number: 42,
       repository: { full_name: "example-org/shop" },
       pull_request: {
         title: "Add feature",
@@ -143,6 +157,11 @@ Deno.test("pull requests start a validation Workflow; forks only with allowForks
   const wf = materialize(trigger, data);
   assert.equal(wf.metadata.name, `shop-pr-${SHA}`);
   assert.deepEqual(wf.spec.workflowTemplateRef, { name: "shop-validate" });
+  // The ref is the PR's ref in the base repository (fetchable for forks too), as `aphex event parse` says.
+  assert.deepEqual(wf.spec.arguments.parameters, [
+    { name: "commit-sha", value: SHA },
+    { name: "ref", value: "refs/pull/42/head" },
+  ]);
   for (const action of ["synchronize", "reopened"]) {
     assert.equal(matchingDependency(sensor, pullRequest({ action })), "pull-request", action);
   }
@@ -294,6 +313,33 @@ Deno.test("the Sensor and `aphex event parse` (decideWebhook) agree on which eve
   }
 });
 
+Deno.test("the Sensor and `aphex event parse` agree on the table of real GitHub payloads: decision, commit and ref", () => {
+  assert.ok(WEBHOOK_CASES.length >= 20);
+  for (const c of WEBHOOK_CASES) {
+    const parsed = interpretWebhook(c.payload, { event: c.event, settings: c.settings });
+    assert.equal(parsed.action, c.expected, c.name);
+    const s = buildSensor(caseConfig(c.settings));
+    const data: EventData = {
+      headers: { "X-Github-Event": [c.event] },
+      body: c.payload as Record<string, unknown>,
+    };
+    const dep = s === undefined ? undefined : matchingDependency(s, data);
+    const action = dep === "push" ? "deploy" : dep === "pull-request" ? "validate" : "ignore";
+    assert.equal(
+      action,
+      parsed.action,
+      `${c.name}: Sensor says ${action}, event parse says ${parsed.action}`,
+    );
+    if (dep === undefined) continue;
+    const trigger = s!.spec.triggers.find((t) => t.template.conditions === dep)!;
+    const wf = materialize(trigger, data);
+    assert.deepEqual(wf.spec.arguments.parameters, [
+      { name: "commit-sha", value: parsed.event!.commitSha },
+      { name: "ref", value: parsed.event!.branch },
+    ], c.name);
+  }
+});
+
 Deno.test("structure: event data goes only to parameter values, and only a SHA-filtered key names the Workflow", () => {
   for (const [name, c] of Object.entries(configTable())) {
     const s = buildSensor(c);
@@ -306,12 +352,18 @@ Deno.test("structure: event data goes only to parameter values, and only a SHA-f
           /^(metadata\.name|spec\.arguments\.parameters\.\d+\.value)$/,
           `${name}: ${p.dest}`,
         );
+        if (!("dataKey" in p.src)) {
+          // Only the ref may be templated, and only from the PR number (an integer in GitHub's payload).
+          assert.equal(p.dest, "spec.arguments.parameters.1.value", `${name}: templated ${p.dest}`);
+          assert.equal(p.src.dataTemplate, "refs/pull/{{ .Input.body.number }}/head");
+          continue;
+        }
+        const key = p.src.dataKey;
         const shaFiltered = dep.filters.data.some((f) =>
-          f.path === p.src.dataKey && f.value.length === 1 && f.value[0] === "^[0-9a-f]{40}$" &&
-          !f.comparator
+          f.path === key && f.value.length === 1 && f.value[0] === "^[0-9a-f]{40}$" && !f.comparator
         );
         if (p.dest === "metadata.name" || p.dest === "spec.arguments.parameters.0.value") {
-          assert.ok(shaFiltered, `${name}: ${p.src.dataKey} → ${p.dest} must be SHA-filtered`);
+          assert.ok(shaFiltered, `${name}: ${key} → ${p.dest} must be SHA-filtered`);
         }
       }
       const params = t.template.k8s.source.resource.spec.arguments.parameters;

@@ -226,7 +226,11 @@ export interface EventDependency {
 /** Argo Events trigger parameter. */
 export interface TriggerParameter {
   /** Source: a key of the event data of a dependency. */
-  src: { dependencyName: string; dataKey: string };
+  /** Where the value comes from: a payload path (`dataKey`) or a Go template over the event. */
+  src: { dependencyName: string; dataKey: string } | {
+    dependencyName: string;
+    dataTemplate: string;
+  };
   /** Destination path in the resource. */
   dest: string;
   /** How the value is applied. */
