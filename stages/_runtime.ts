@@ -1,0 +1,205 @@
+/**
+ * The stage runtime: the shared option table (flags with `APHEX_*` env fallbacks, DESIGN.md "Stage
+ * contract"), input resolution and validation, config loading from the workspace, Argo output
+ * parameter files, and SIGTERM/SIGINT handling for the CLI entry.
+ * @module
+ */
+import { isAbsolute, join, resolve } from "node:path";
+import type { CommandContext, OptionSpec, OptionValues } from "../cli/_command.ts";
+import { str } from "../cli/_command.ts";
+import { DEFAULT_CONFIG_FILE, loadConfigFile } from "../cli/_config_file.ts";
+import type { AphexConfig } from "../models/config.ts";
+import { usageError } from "../models/errors.ts";
+import { validateCommitSha } from "./_checkout.ts";
+
+/** Default workspace inside the workflow pod. */
+export const DEFAULT_WORKSPACE = "/workspace";
+/** Default directory of Argo output-parameter files. */
+export const DEFAULT_OUTPUTS_DIR = "/tmp/aphex/outputs";
+/** Local artifact store directory, relative to the workspace. */
+export const LOCAL_STORE_DIR = ".aphex/store";
+/**
+ * Environment variable holding the GitHub token (`pipeline.github.apiToken`, mounted by the
+ * WorkflowTemplate). Used for checkouts of private repositories; never passed to user commands.
+ */
+export const GITHUB_TOKEN_ENV = "APHEX_GITHUB_TOKEN";
+
+/** The options every stage accepts (spread into a stage's `spec.options`). */
+export const STAGE_OPTIONS: Record<string, OptionSpec> = {
+  workspace: {
+    type: "string",
+    description: "Repository checkout directory",
+    env: "APHEX_WORKSPACE",
+    default: DEFAULT_WORKSPACE,
+    valueName: "DIR",
+  },
+  "commit-sha": {
+    type: "string",
+    description: "Commit to work on (40 lowercase hex characters; required)",
+    env: "APHEX_COMMIT_SHA",
+    valueName: "SHA",
+  },
+  branch: {
+    type: "string",
+    description: "Branch (git ref) the commit belongs to",
+    env: "APHEX_BRANCH",
+    valueName: "REF",
+  },
+  "repo-url": {
+    type: "string",
+    description: "Repository URL, https or ssh (default from config pipeline.github)",
+    env: "APHEX_REPO_URL",
+    valueName: "URL",
+  },
+  config: {
+    type: "string",
+    description: "Configuration file, relative to the workspace",
+    env: "APHEX_CONFIG",
+    default: DEFAULT_CONFIG_FILE,
+    valueName: "FILE",
+  },
+  "artifact-bucket": {
+    type: "string",
+    description:
+      "S3 bucket of the artifact store (default pipeline.artifactBucket, else the local store)",
+    env: "APHEX_ARTIFACT_BUCKET",
+    valueName: "BUCKET",
+  },
+  "store-dir": {
+    type: "string",
+    description:
+      `Local artifact store used when no bucket is set (default <workspace>/${LOCAL_STORE_DIR})`,
+    env: "APHEX_STORE_DIR",
+    valueName: "DIR",
+  },
+  "outputs-dir": {
+    type: "string",
+    description: "Where Argo output-parameter files are written",
+    env: "APHEX_OUTPUTS_DIR",
+    default: DEFAULT_OUTPUTS_DIR,
+    valueName: "DIR",
+  },
+};
+
+/** Resolved inputs of a stage. */
+export interface StageInputs {
+  /** Absolute workspace directory. */
+  workspace: string;
+  /** Validated commit SHA. */
+  commitSha: string;
+  /** Branch, if given. */
+  branch?: string;
+  /** Repository URL from flag/env, if given (validated at checkout). */
+  repoUrl?: string;
+  /** Config file path (absolute, or relative to the workspace). */
+  configFile: string;
+  /** Bucket from flag/env, if given. */
+  artifactBucket?: string;
+  /** Local store root (absolute). */
+  storeDir: string;
+  /** Absolute outputs directory. */
+  outputsDir: string;
+}
+
+/** Resolves and validates the stage inputs from parsed options (usage error when invalid). */
+export function resolveStageInputs(
+  values: OptionValues,
+  ctx: Pick<CommandContext, "cwd">,
+): StageInputs {
+  const sha = str(values, "commit-sha");
+  if (!sha) throw usageError("--commit-sha (or APHEX_COMMIT_SHA) is required");
+  const workspace = resolve(ctx.cwd, str(values, "workspace") ?? DEFAULT_WORKSPACE);
+  const inputs: StageInputs = {
+    workspace,
+    commitSha: validateCommitSha(sha),
+    configFile: str(values, "config") ?? DEFAULT_CONFIG_FILE,
+    storeDir: resolve(ctx.cwd, str(values, "store-dir") ?? join(workspace, LOCAL_STORE_DIR)),
+    outputsDir: resolve(ctx.cwd, str(values, "outputs-dir") ?? DEFAULT_OUTPUTS_DIR),
+  };
+  const branch = str(values, "branch");
+  if (branch) inputs.branch = branch;
+  const repoUrl = str(values, "repo-url");
+  if (repoUrl) inputs.repoUrl = repoUrl;
+  const bucket = str(values, "artifact-bucket");
+  if (bucket) inputs.artifactBucket = bucket;
+  return inputs;
+}
+
+/** Absolute path of the config file of a stage. */
+export function configPath(inputs: Pick<StageInputs, "workspace" | "configFile">): string {
+  return isAbsolute(inputs.configFile)
+    ? inputs.configFile
+    : join(inputs.workspace, inputs.configFile);
+}
+
+/** Loads the configuration from the workspace (usage error, exit 2, when missing or invalid). */
+export async function loadStageConfig(
+  inputs: Pick<StageInputs, "workspace" | "configFile">,
+): Promise<AphexConfig> {
+  return await loadConfigFile(inputs.configFile, { cwd: inputs.workspace });
+}
+
+/** `https://github.com/<owner>/<repo>.git` from `pipeline.github`, if configured. */
+export function repoUrlFromConfig(config: AphexConfig): string | undefined {
+  const gh = config.pipeline.github;
+  return gh ? `https://github.com/${gh.owner}/${gh.repo}.git` : undefined;
+}
+
+/**
+ * The repository URL to clone: flag/env first, else `pipeline.github` of a config already readable
+ * (e.g. a previous checkout of the workspace or a config outside it), else undefined.
+ */
+export async function resolveRepoUrl(inputs: StageInputs): Promise<string | undefined> {
+  if (inputs.repoUrl) return inputs.repoUrl;
+  try {
+    await Deno.stat(configPath(inputs));
+  } catch {
+    return undefined;
+  }
+  return repoUrlFromConfig(await loadStageConfig(inputs));
+}
+
+/** Bucket of the stage: flag/env, else `pipeline.artifactBucket`, else undefined (local store). */
+export function resolveBucket(inputs: StageInputs, config?: AphexConfig): string | undefined {
+  return inputs.artifactBucket ?? config?.pipeline.artifactBucket;
+}
+
+/**
+ * Writes one file per Argo output parameter (`<dir>/<name>`, text) and the whole result as
+ * `<dir>/result.json`. Files are written atomically (temp file + rename).
+ */
+export async function writeOutputs(
+  dir: string,
+  outputs: { parameters: Record<string, string>; result: unknown },
+): Promise<void> {
+  const { parameters, result } = outputs;
+  await Deno.mkdir(dir, { recursive: true });
+  const write = async (name: string, text: string) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`bad output name ${name}`);
+    const tmp = join(dir, `.${name}.${crypto.randomUUID()}.tmp`);
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, join(dir, name));
+  };
+  for (const [name, value] of Object.entries(parameters)) await write(name, value);
+  await write("result.json", JSON.stringify(result, null, 2) + "\n");
+}
+
+/**
+ * Runs `fn` with an AbortSignal that fires on SIGTERM or SIGINT (Argo pod deletion, Ctrl-C); the
+ * abort reason is the signal name. Listeners are removed afterwards. For CLI entries only.
+ */
+export async function withTerminationSignal<T>(
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const handlers: [Deno.Signal, () => void][] = (["SIGTERM", "SIGINT"] as const).map((sig) => [
+    sig,
+    () => controller.abort(sig),
+  ]);
+  for (const [sig, handler] of handlers) Deno.addSignalListener(sig, handler);
+  try {
+    return await fn(controller.signal);
+  } finally {
+    for (const [sig, handler] of handlers) Deno.removeSignalListener(sig, handler);
+  }
+}

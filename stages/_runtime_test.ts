@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { type CommandSpec, parseCommandArgs } from "../cli/_command.ts";
+import { AphexError } from "../models/errors.ts";
+import {
+  DEFAULT_OUTPUTS_DIR,
+  resolveBucket,
+  resolveRepoUrl,
+  resolveStageInputs,
+  STAGE_OPTIONS,
+  writeOutputs,
+} from "./_runtime.ts";
+import { loadStageConfig } from "./_runtime.ts";
+
+const SPEC: CommandSpec = { name: "stage", summary: "test", options: STAGE_OPTIONS };
+const SHA = "a".repeat(40);
+
+function inputsFor(args: string[], env: Record<string, string> = {}, cwd = "/work") {
+  return resolveStageInputs(parseCommandArgs(SPEC, { args, env }).values, { cwd });
+}
+
+Deno.test("stage inputs: contract defaults, env fallbacks, flags win", () => {
+  assert.deepEqual(inputsFor([], { APHEX_COMMIT_SHA: SHA }), {
+    workspace: "/workspace",
+    commitSha: SHA,
+    configFile: "aphex-config.yaml",
+    storeDir: "/workspace/.aphex/store",
+    outputsDir: DEFAULT_OUTPUTS_DIR,
+  });
+  const env = {
+    APHEX_COMMIT_SHA: "b".repeat(40),
+    APHEX_WORKSPACE: "/env/ws",
+    APHEX_BRANCH: "main",
+    APHEX_REPO_URL: "https://example.com/a/b.git",
+    APHEX_CONFIG: "env.yaml",
+    APHEX_ARTIFACT_BUCKET: "env-bucket",
+    APHEX_OUTPUTS_DIR: "/env/out",
+  };
+  assert.deepEqual(inputsFor([], env), {
+    workspace: "/env/ws",
+    commitSha: "b".repeat(40),
+    branch: "main",
+    repoUrl: "https://example.com/a/b.git",
+    configFile: "env.yaml",
+    artifactBucket: "env-bucket",
+    storeDir: "/env/ws/.aphex/store",
+    outputsDir: "/env/out",
+  });
+  const flags = inputsFor(
+    [
+      "--commit-sha",
+      SHA,
+      "--workspace",
+      "ws",
+      "--artifact-bucket",
+      "flag-bucket",
+      "--outputs-dir",
+      "out",
+    ],
+    env,
+  );
+  assert.equal(flags.commitSha, SHA);
+  assert.equal(flags.workspace, "/work/ws");
+  assert.equal(flags.artifactBucket, "flag-bucket");
+  assert.equal(flags.outputsDir, "/work/out");
+});
+
+Deno.test("stage inputs: missing or malformed SHA is a usage error", () => {
+  for (const sha of [undefined, "", "abc", "A".repeat(40), `${"a".repeat(39)};`, "$(id)"]) {
+    assert.throws(
+      () => inputsFor(sha === undefined ? [] : ["--commit-sha", sha]),
+      (e: unknown) => e instanceof AphexError && e.exitCode === 2,
+      String(sha),
+    );
+  }
+});
+
+Deno.test("repo URL and bucket default from the config in the workspace", async () => {
+  const ws = await Deno.makeTempDir({ prefix: "aphex-runtime-" });
+  try {
+    const inputs = inputsFor(["--commit-sha", SHA, "--workspace", ws]);
+    assert.equal(await resolveRepoUrl(inputs), undefined, "no config yet");
+    await Deno.writeTextFile(
+      `${ws}/aphex-config.yaml`,
+      [
+        'version: "1.0"',
+        "pipeline:",
+        "  artifactBucket: cfg-bucket",
+        "  github:",
+        "    owner: example-org",
+        "    repo: webshop",
+        "    branch: main",
+        "    webhookSecret: { name: s, key: k }",
+        "  webhook: { url: https://hooks.example.com }",
+        "build: { commands: [make] }",
+        "environments:",
+        '  - { name: dev, region: us-east-1, account: "111111111111", stacks: [{ name: A, path: a.ts }] }',
+        "",
+      ].join("\n"),
+    );
+    assert.equal(await resolveRepoUrl(inputs), "https://github.com/example-org/webshop.git");
+    const config = await loadStageConfig(inputs);
+    assert.equal(resolveBucket(inputs, config), "cfg-bucket");
+    assert.equal(resolveBucket({ ...inputs, artifactBucket: "flag" }, config), "flag");
+    assert.equal(await resolveRepoUrl({ ...inputs, repoUrl: "git@h:o/r.git" }), "git@h:o/r.git");
+  } finally {
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("writeOutputs: one file per parameter plus result.json, names checked", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "aphex-outputs-" });
+  try {
+    await writeOutputs(`${dir}/out`, {
+      parameters: { success: "true", "exit-code": "0" },
+      result: { a: 1 },
+    });
+    assert.equal(await Deno.readTextFile(`${dir}/out/success`), "true");
+    assert.equal(await Deno.readTextFile(`${dir}/out/exit-code`), "0");
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/out/result.json`)), { a: 1 });
+    assert.deepEqual([...Deno.readDirSync(`${dir}/out`)].map((e) => e.name).sort(), [
+      "exit-code",
+      "result.json",
+      "success",
+    ]);
+    await assert.rejects(
+      writeOutputs(dir, { parameters: { "../evil": "x" }, result: {} }),
+      /bad output name/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,486 @@
+/**
+ * The build stage (`aphex build`, also `deno run -A stages/build.ts`): checkout of the exact commit
+ * → `build.commands` in order (first failure stops) → streaming SHA-256 of every file under
+ * `build.artifacts` → upload to `<sha>/artifacts/<path>` (multipart, concurrent) → `<sha>/metadata.json`
+ * last, so a reader that sees it sees a complete build. On failure: BuildResult with the exit code
+ * and stderr tail, the log uploaded to `<sha>/logs/build.log`, exit 1, no metadata.json.
+ * @module
+ */
+import { isAbsolute, join, relative, resolve } from "node:path";
+import {
+  type Command,
+  type CommandContext,
+  type OptionValues,
+  runMain,
+  str,
+} from "../cli/_command.ts";
+import type { AphexConfig } from "../models/config.ts";
+import { AphexError, ExitCode, usageError } from "../models/errors.ts";
+import type { ArtifactMetadata } from "../models/metadata.ts";
+import type { BuildResult } from "../models/results.ts";
+import {
+  artifactKey,
+  type ArtifactStore,
+  encodeBuildMetadata,
+  logKey,
+  metadataKey,
+  openArtifactStore,
+  type S3StoreOptions,
+} from "./_artifacts.ts";
+import type { AwsClientOptions } from "./_aws.ts";
+import { checkoutCommit, type GitRunner } from "./_checkout.ts";
+import {
+  type CommandOutcome,
+  makeRedactor,
+  type Redactor,
+  runShellCommand,
+  secretValuesFromEnv,
+} from "./_exec.ts";
+import { sha256File } from "./_hash.ts";
+import {
+  GITHUB_TOKEN_ENV,
+  loadStageConfig,
+  resolveBucket,
+  resolveRepoUrl,
+  resolveStageInputs,
+  STAGE_OPTIONS,
+  type StageInputs,
+  withTerminationSignal,
+  writeOutputs,
+} from "./_runtime.ts";
+
+/** Default per-command timeout (1 hour). */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 60 * 60 * 1000;
+
+/** Environment variables never passed on to build commands. */
+const WITHHELD_FROM_COMMANDS = [GITHUB_TOKEN_ENV];
+
+/** Injected dependencies of {@linkcode runBuild}. */
+export interface BuildDeps {
+  /** Environment of the stage (build commands inherit it, minus the git token). */
+  env: Record<string, string | undefined>;
+  /** Log sink (one line per call, no trailing newline). */
+  log: (line: string) => void;
+  /** Artifact store to use instead of opening one from the inputs/config. */
+  store?: ArtifactStore;
+  /** S3 client settings when the store is opened here. */
+  aws?: AwsClientOptions;
+  /** Multipart settings. */
+  s3?: S3StoreOptions;
+  /** Git runner (tests). */
+  git?: GitRunner;
+  /** Accept file:// repository URLs (tests only). */
+  allowFileUrls?: boolean;
+  /** Aborts the running command (SIGTERM/SIGINT); the reason names the signal. */
+  signal?: AbortSignal;
+  /** Per-command timeout in milliseconds (default 1 hour). */
+  commandTimeoutMs?: number;
+  /** Artifacts uploaded at the same time (default 2). */
+  uploadConcurrency?: number;
+  /** Clock for artifact timestamps. */
+  clock?: () => Date;
+  /** Upload progress of each artifact (bytes sent so far). */
+  onUploadProgress?: (key: string, loaded: number) => void;
+}
+
+/** Time spent in each phase, in milliseconds. */
+export interface BuildTimings {
+  /** Checkout. */
+  checkoutMs: number;
+  /** Build commands. */
+  commandsMs: number;
+  /** Listing and hashing the artifacts. */
+  hashMs: number;
+  /** Uploading artifacts and metadata. */
+  uploadMs: number;
+}
+
+/** What {@linkcode runBuild} did. */
+export interface BuildOutcome {
+  /** Exit code for the stage: 0 ok, 1 failed. */
+  exitCode: number;
+  /** The build result (also in metadata.json on success). */
+  result: BuildResult;
+  /** Stored artifacts (empty on failure). */
+  artifacts: ArtifactMetadata[];
+  /** URI of metadata.json on success. */
+  metadataUri?: string;
+  /** URI of the uploaded log on failure (when the upload worked). */
+  logUri?: string;
+  /** Why the build failed. */
+  failure?: string;
+  /** Phase timings. */
+  timings: BuildTimings;
+}
+
+/** One artifact file found under the artifacts directory. */
+export interface ArtifactFile {
+  /** Absolute path. */
+  path: string;
+  /** Path relative to the artifacts directory, `/`-separated. */
+  relPath: string;
+}
+
+/** Kind of an artifact from its name. */
+export function artifactType(relPath: string): string {
+  if (/\.(zip|jar|war|whl|tgz|tar\.gz|tar|tar\.zst|tar\.xz|deb|rpm)$/i.test(relPath)) {
+    return "package";
+  }
+  return "file";
+}
+
+/**
+ * Lists the regular files under `dir` recursively, sorted by relative path. Symbolic links are
+ * skipped (reported through `warn`): artifacts are the files the build produced, nothing outside.
+ */
+export async function listArtifactFiles(
+  dir: string,
+  warn: (message: string) => void = () => {},
+): Promise<ArtifactFile[]> {
+  const out: ArtifactFile[] = [];
+  const walk = async (abs: string, rel: string): Promise<void> => {
+    for await (const entry of Deno.readDir(abs)) {
+      const childAbs = join(abs, entry.name);
+      const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isSymlink) warn(`skipping symbolic link ${childRel}`);
+      else if (entry.isDirectory) await walk(childAbs, childRel);
+      else if (entry.isFile) out.push({ path: childAbs, relPath: childRel });
+      else warn(`skipping special file ${childRel}`);
+    }
+  };
+  await walk(dir, "");
+  return out.sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; the first error stops new work. */
+async function forEachLimited<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const results = await Promise.allSettled(
+    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker),
+  );
+  const rejected = results.find((r) => r.status === "rejected");
+  if (rejected) throw (rejected as PromiseRejectedResult).reason;
+}
+
+function resultOf(
+  partial: Partial<BuildResult> & Pick<BuildResult, "success" | "exitCode">,
+  started: number,
+): BuildResult {
+  return {
+    stdout: "",
+    stderr: "",
+    artifacts: [],
+    duration: Math.round((performance.now() - started) / 10) / 100,
+    ...partial,
+  };
+}
+
+/**
+ * Runs the build stage. Configuration and input errors throw an AphexError (exit code 2); a failed
+ * checkout throws (exit 1); failed commands or uploads return an outcome with exit code 1
+ * (see {@linkcode writeBuildOutputs} for the Argo output parameters).
+ */
+export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<BuildOutcome> {
+  const started = performance.now();
+  const timings: BuildTimings = { checkoutMs: 0, commandsMs: 0, hashMs: 0, uploadMs: 0 };
+  const sha = inputs.commitSha;
+  const clock = deps.clock ?? (() => new Date());
+  const redact: Redactor = makeRedactor(secretValuesFromEnv(deps.env));
+  const logFile = await Deno.makeTempFile({ prefix: "aphex-build-", suffix: ".log" });
+  const logHandle = await Deno.open(logFile, { write: true, truncate: true });
+  const encoder = new TextEncoder();
+  const log = (line: string) => {
+    const clean = redact(line);
+    deps.log(clean);
+    const bytes = encoder.encode(clean + "\n");
+    for (let off = 0; off < bytes.length;) off += logHandle.writeSync(bytes.subarray(off));
+  };
+  let store: ArtifactStore | undefined = deps.store;
+  const ownStore = store === undefined;
+  try {
+    // 1. checkout
+    let t = performance.now();
+    await checkoutCommit({
+      workspace: inputs.workspace,
+      commitSha: sha,
+      ...(await resolveRepoUrl(inputs).then((u) => (u ? { repoUrl: u } : {}))),
+      ...(inputs.branch ? { branch: inputs.branch } : {}),
+      ...(deps.env[GITHUB_TOKEN_ENV] ? { token: deps.env[GITHUB_TOKEN_ENV] } : {}),
+      ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
+      ...(deps.git ? { git: deps.git } : {}),
+      env: deps.env,
+      log: (line) => log(`[build] ${line}`),
+    });
+    timings.checkoutMs = performance.now() - t;
+    const config: AphexConfig = await loadStageConfig(inputs);
+    const artifactsDir = resolve(inputs.workspace, config.build.artifacts);
+    const inside = relative(inputs.workspace, artifactsDir);
+    if (inside.startsWith("..") || isAbsolute(inside)) {
+      throw usageError(`build.artifacts ${config.build.artifacts} is outside the workspace`);
+    }
+    store ??= await openArtifactStore({
+      localRoot: inputs.storeDir,
+      ...(resolveBucket(inputs, config) ? { bucket: resolveBucket(inputs, config)! } : {}),
+      aws: { env: deps.env, ...deps.aws },
+      ...(deps.s3 ? { s3: deps.s3 } : {}),
+    });
+    const activeStore = store;
+    log(`[build] commit ${sha}; artifact store ${activeStore.location}`);
+
+    const fail = async (failure: string, result: BuildResult): Promise<BuildOutcome> => {
+      log(`[build] FAILED: ${failure}`);
+      const outcome: BuildOutcome = {
+        exitCode: ExitCode.Failed,
+        result,
+        artifacts: [],
+        failure,
+        timings,
+      };
+      try {
+        await activeStore.put(logKey(sha, "build"), { path: logFile }, {
+          contentType: "text/plain",
+        });
+        outcome.logUri = activeStore.uriFor(logKey(sha, "build"));
+        deps.log(`[build] log uploaded to ${outcome.logUri}`);
+      } catch (e) {
+        deps.log(`[build] could not upload the log: ${e instanceof Error ? e.message : e}`);
+      }
+      return outcome;
+    };
+
+    // A reader must never see an old metadata.json next to artifacts being replaced.
+    try {
+      await activeStore.delete(metadataKey(sha));
+    } catch (e) {
+      const failure = redact(e instanceof Error ? e.message : String(e));
+      return await fail(
+        failure,
+        resultOf({ success: false, exitCode: 1, stderr: failure }, started),
+      );
+    }
+
+    // 2. commands
+    t = performance.now();
+    const commandEnv: Record<string, string | undefined> = {
+      ...deps.env,
+      APHEX_COMMIT_SHA: sha,
+      APHEX_WORKSPACE: inputs.workspace,
+      ...(inputs.branch ? { APHEX_BRANCH: inputs.branch } : {}),
+    };
+    for (const name of WITHHELD_FROM_COMMANDS) delete commandEnv[name];
+    let last: CommandOutcome | undefined;
+    for (const [i, command] of config.build.commands.entries()) {
+      const label = `build/${i + 1}`;
+      log(`[${label}] $ ${command}`);
+      last = await runShellCommand(command, {
+        cwd: inputs.workspace,
+        env: commandEnv,
+        label,
+        log: (line) => log(line),
+        redact,
+        timeoutMs: deps.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      });
+      if (last.exitCode !== 0 || last.cancelled || last.timedOut) {
+        timings.commandsMs = performance.now() - t;
+        const why = last.cancelled
+          ? `cancelled by ${String(deps.signal?.reason ?? "signal")}`
+          : last.timedOut
+          ? `timed out after ${deps.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS} ms`
+          : `exited with code ${last.exitCode}`;
+        const failure = `build command #${i + 1} (${last.command}) ${why}`;
+        return await fail(
+          failure,
+          resultOf({
+            success: false,
+            exitCode: last.exitCode === 0 ? 1 : last.exitCode,
+            stdout: last.stdoutTail,
+            stderr: last.stderrTail,
+          }, started),
+        );
+      }
+      log(`[${label}] ok in ${(last.durationMs / 1000).toFixed(2)} s`);
+    }
+    timings.commandsMs = performance.now() - t;
+
+    // 3. package + checksum
+    t = performance.now();
+    let files: ArtifactFile[] = [];
+    try {
+      files = await listArtifactFiles(artifactsDir, (m) => log(`[build] ${m}`));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      log(
+        `[build] warning: artifacts directory ${config.build.artifacts} does not exist; no artifacts stored`,
+      );
+    }
+    const digests = [];
+    for (const file of files) digests.push({ ...file, ...(await sha256File(file.path)) });
+    timings.hashMs = performance.now() - t;
+    log(`[build] ${digests.length} artifact(s) hashed in ${(timings.hashMs / 1000).toFixed(2)} s`);
+
+    // 4. upload, metadata last
+    t = performance.now();
+    const artifacts: ArtifactMetadata[] = new Array(digests.length);
+    const result = resultOf({
+      success: true,
+      exitCode: 0,
+      stdout: last?.stdoutTail ?? "",
+      stderr: last?.stderrTail ?? "",
+      artifacts: digests.map((d) => d.relPath),
+    }, started);
+    try {
+      await forEachLimited(
+        digests.map((d, index) => ({ ...d, index })),
+        deps.uploadConcurrency ?? 2,
+        async (d) => {
+          if (deps.signal?.aborted) {
+            throw new AphexError(`cancelled by ${String(deps.signal.reason)} during upload`);
+          }
+          const key = artifactKey(sha, d.relPath);
+          await activeStore.put(key, { path: d.path }, {
+            sha256: d.sha256,
+            ...(deps.onUploadProgress ? { onProgress: (n) => deps.onUploadProgress!(key, n) } : {}),
+          });
+          artifacts[d.index] = {
+            commitSha: sha,
+            timestamp: clock(),
+            s3Path: activeStore.uriFor(key),
+            artifactType: artifactType(d.relPath),
+            sizeBytes: d.size,
+            checksum: d.sha256,
+          };
+        },
+      );
+      if (deps.signal?.aborted) {
+        throw new AphexError(`cancelled by ${String(deps.signal.reason)} during upload`);
+      }
+      result.duration = Math.round((performance.now() - started) / 10) / 100;
+      await activeStore.put(
+        metadataKey(sha),
+        encodeBuildMetadata({ commitSha: sha, artifacts, build: result }),
+        { contentType: "application/json" },
+      );
+    } catch (e) {
+      timings.uploadMs = performance.now() - t;
+      const failure = redact(e instanceof Error ? e.message : String(e)) +
+        "; metadata.json was not published (re-run the build once the store is reachable)";
+      return await fail(failure, {
+        ...result,
+        success: false,
+        exitCode: 1,
+        stderr: failure,
+        artifacts: [],
+      });
+    }
+    timings.uploadMs = performance.now() - t;
+    const metadataUri = activeStore.uriFor(metadataKey(sha));
+    log(
+      `[build] ${artifacts.length} artifact(s) uploaded in ${
+        (timings.uploadMs / 1000).toFixed(2)
+      } s`,
+    );
+    log(`[build] published ${metadataUri}`);
+    return { exitCode: ExitCode.Ok, result, artifacts, metadataUri, timings };
+  } finally {
+    logHandle.close();
+    await Deno.remove(logFile).catch(() => {});
+    if (ownStore) store?.close();
+  }
+}
+
+/** Writes the build's Argo output parameters and result JSON. */
+export async function writeBuildOutputs(dir: string, outcome: BuildOutcome): Promise<void> {
+  await writeOutputs(dir, {
+    parameters: {
+      success: String(outcome.result.success),
+      "exit-code": String(outcome.result.exitCode),
+      "artifact-count": String(outcome.artifacts.length),
+      "metadata-uri": outcome.metadataUri ?? "",
+    },
+    result: {
+      result: outcome.result,
+      artifacts: outcome.artifacts.map((a) => ({ ...a, timestamp: a.timestamp.toISOString() })),
+      metadataUri: outcome.metadataUri ?? null,
+      logUri: outcome.logUri ?? null,
+      failure: outcome.failure ?? null,
+      timings: outcome.timings,
+    },
+  });
+}
+
+/** `aphex build`. */
+export const command: Command = {
+  spec: {
+    name: "build",
+    summary: "Check out the commit, run build.commands, store the artifacts with SHA-256 checksums",
+    description:
+      "Artifacts go to <bucket>/<sha>/artifacts/…; <sha>/metadata.json is written last. " +
+      "On failure the log goes to <sha>/logs/build.log and no metadata.json is published. " +
+      "A token for https remotes is read from APHEX_GIT_TOKEN.",
+    options: {
+      ...STAGE_OPTIONS,
+      "command-timeout": {
+        type: "string",
+        description: "Per-command timeout in seconds",
+        env: "APHEX_COMMAND_TIMEOUT",
+        default: String(DEFAULT_COMMAND_TIMEOUT_MS / 1000),
+        valueName: "SECONDS",
+      },
+      json: { type: "boolean", description: "Print the result as JSON on stdout" },
+    },
+  },
+  async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
+    const inputs = resolveStageInputs(values, ctx);
+    const timeout = Number(str(values, "command-timeout"));
+    if (!Number.isFinite(timeout) || timeout <= 0) {
+      throw usageError("--command-timeout must be a positive number of seconds");
+    }
+    const outcome = await withTerminationSignal((signal) =>
+      runBuild(inputs, {
+        env: ctx.env,
+        log: (line) => ctx.stderr(line + "\n"),
+        signal,
+        commandTimeoutMs: timeout * 1000,
+      }).catch(async (e) => {
+        // Record the failure for Argo even when the stage could not start (checkout, config).
+        const message = e instanceof Error ? e.message : String(e);
+        await writeOutputs(inputs.outputsDir, {
+          parameters: {
+            success: "false",
+            "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
+            "artifact-count": "0",
+            "metadata-uri": "",
+          },
+          result: { failure: message },
+        }).catch(() => {});
+        throw e;
+      })
+    );
+    await writeBuildOutputs(inputs.outputsDir, outcome);
+    if (values.json === true) {
+      ctx.stdout(
+        JSON.stringify({ ...outcome.result, metadataUri: outcome.metadataUri ?? null }) + "\n",
+      );
+    }
+    return outcome.exitCode;
+  },
+};
+
+if (import.meta.main) await runMain(command);
