@@ -22,6 +22,26 @@ export const COMMANDS: Record<string, Entry> = {
     summary: "Check aphex-config.yaml and report every problem with file:line:col",
     load: () => import("./validate.ts"),
   },
+  generate: {
+    summary: "Generate the Argo WorkflowTemplate, EventSource, Sensor and RBAC manifests",
+    load: () => import("./generate.ts"),
+  },
+  graph: {
+    summary: "Print the pipeline topology as a Mermaid, DOT or text graph",
+    load: () => import("./graph.ts"),
+  },
+  build: {
+    summary: "Check out the commit, run build.commands, store artifacts with SHA-256 checksums",
+    load: () => import("../stages/build.ts"),
+  },
+  "artifacts verify": {
+    summary: "Re-download a build's artifacts and check them against metadata.json",
+    load: () => import("./artifacts.ts"),
+  },
+  "event parse": {
+    summary: "Verify and parse a GitHub webhook; print the event and deploy/validate/ignore",
+    load: () => import("./event.ts"),
+  },
 };
 
 /** Renders `aphex --help`. */
