@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { applyDefaults } from "./config.ts";
+import type { applyDefaults } from "./config.ts";
 import { closest, MAX_CONFIG_BYTES, parseConfig, parseConfigOrThrow } from "./config_parse.ts";
 import { AphexError, formatIssue } from "./errors.ts";
 
