@@ -5,7 +5,14 @@ import { caseConfig, WEBHOOK_CASES } from "../tests/_webhook_cases.ts";
 import { configTable } from "../tests/generate_table.ts";
 import { buildSensor, escapeRegExp, MAX_WORKFLOW_NAME, workflowNamePrefix } from "./sensor.ts";
 import { buildWorkflowTemplates } from "./workflow_template.ts";
-import type { DataFilter, Sensor, Trigger, WorkflowResource, WorkflowTemplate } from "./types.ts";
+import type {
+  DataFilter,
+  EventDependency,
+  Sensor,
+  Trigger,
+  WorkflowResource,
+  WorkflowTemplate,
+} from "./types.ts";
 
 // A model of how Argo Events evaluates the generated Sensor: gjson-style paths, string values as
 // (Go) regular expressions, `bool` values compared as text, `!=` negating, all filters ANDed, and
@@ -345,7 +352,9 @@ Deno.test("structure: event data goes only to parameter values, and only a SHA-f
     const s = buildSensor(c);
     if (!s) continue;
     for (const t of s.spec.triggers) {
-      const dep = s.spec.dependencies.find((d) => d.name === t.template.conditions)!;
+      const dep: EventDependency = s.spec.dependencies.find((d) =>
+        d.name === t.template.conditions
+      )!;
       for (const p of t.template.k8s.parameters) {
         assert.match(
           p.dest,
@@ -359,7 +368,7 @@ Deno.test("structure: event data goes only to parameter values, and only a SHA-f
           continue;
         }
         const key = p.src.dataKey;
-        const shaFiltered = dep.filters.data.some((f) =>
+        const shaFiltered: boolean = dep.filters.data.some((f: DataFilter) =>
           f.path === key && f.value.length === 1 && f.value[0] === "^[0-9a-f]{40}$" && !f.comparator
         );
         if (p.dest === "metadata.name" || p.dest === "spec.arguments.parameters.0.value") {
