@@ -433,7 +433,7 @@ export const command: Command = {
     description:
       "Artifacts go to <bucket>/<sha>/artifacts/…; <sha>/metadata.json is written last. " +
       "On failure the log goes to <sha>/logs/build.log and no metadata.json is published. " +
-      "A token for https remotes is read from APHEX_GIT_TOKEN.",
+      "A token for https remotes is read from APHEX_GITHUB_TOKEN (never passed to build commands).",
     options: {
       ...STAGE_OPTIONS,
       "command-timeout": {
