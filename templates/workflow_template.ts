@@ -34,6 +34,8 @@ export { TOPOLOGY_HASH_ANNOTATION } from "./_common.ts";
 export const COMMIT_SHA_PARAMETER = "commit-sha";
 /** Workflow parameter carrying the git ref (`refs/heads/main`). */
 export const REF_PARAMETER = "ref";
+/** Workflow parameter listing the environments in order (only when commit statuses are set). */
+export const ENVIRONMENTS_PARAMETER = "environments";
 /** Mount path of the per-pod workspace volume. */
 export const WORKSPACE_PATH = "/workspace";
 
@@ -104,11 +106,65 @@ function stageTemplate(
   };
 }
 
-function reportTemplate(topology: Topology): Template {
-  return stageTemplate(topology, "report", "report", {
+/**
+ * Settings `aphex report` needs. Its pod has no checkout, so they come from the config as literal
+ * env values; Argo's run facts come from `{{workflow.*}}` (env values only, never argv or scripts).
+ */
+function reportEnv(config: AphexConfig, options: { pullRequest: boolean }): EnvVar[] {
+  const p = config.pipeline;
+  const env: EnvVar[] = [
+    { name: "APHEX_WORKFLOW_STATUS", value: "{{workflow.status}}" },
+    { name: "APHEX_WORKFLOW_FAILURES", value: "{{workflow.failures}}" },
+    { name: "APHEX_WORKFLOW_CREATED_AT", value: "{{workflow.creationTimestamp}}" },
+    { name: "APHEX_NAMESPACE", value: "{{workflow.namespace}}" },
+    { name: "APHEX_LOG_GROUP", value: p.logGroup },
+  ];
+  if (p.argoUrl !== undefined) env.push({ name: "APHEX_ARGO_URL", value: p.argoUrl });
+  if (p.github !== undefined) {
+    env.push({ name: "APHEX_GITHUB_REPOSITORY", value: `${p.github.owner}/${p.github.repo}` });
+  }
+  if (options.pullRequest) return env; // pull-request runs set statuses but alert nobody
+  if (setsCommitStatuses(config)) {
+    // Statuses for environments the run never reached need the list; it is carried once, in a
+    // workflow parameter, so each environment name costs one more occurrence, not one per template.
+    env.push({
+      name: "APHEX_ENVIRONMENTS",
+      value: `{{workflow.parameters.${ENVIRONMENTS_PARAMETER}}}`,
+    });
+  }
+  env.push({ name: "APHEX_NOTIFY_ON_SUCCESS", value: String(p.notifications.onSuccess) });
+  if (p.notifications.snsTopicArn !== undefined) {
+    env.push({ name: "APHEX_SNS_TOPIC_ARN", value: p.notifications.snsTopicArn });
+  }
+  if (p.notifications.slackWebhook !== undefined) {
+    const { name, key } = p.notifications.slackWebhook;
+    env.push({
+      name: "APHEX_SLACK_WEBHOOK_URL",
+      valueFrom: { secretKeyRef: { name, key, optional: true } },
+    });
+  }
+  return env;
+}
+
+/** The `onExit` handler, and (`phase: "start"`) the first task setting pending commit statuses. */
+function reportTemplate(
+  topology: Topology,
+  config: AphexConfig,
+  options: { pullRequest: boolean; phase?: "start" },
+): Template {
+  const start = options.phase === "start";
+  const template = stageTemplate(topology, start ? "report-start" : "report", "report", {
     deadline: STAGE_DEADLINE_SECONDS.report,
-    extraEnv: [{ name: "APHEX_WORKFLOW_STATUS", value: "{{workflow.status}}" }],
+    extraEnv: start
+      ? [{ name: "APHEX_REPORT_PHASE", value: "start" }, ...reportEnv(config, options)]
+      : reportEnv(config, options),
   });
+  return template;
+}
+
+/** Whether runs set GitHub commit statuses (a token is configured). */
+function setsCommitStatuses(config: AphexConfig): boolean {
+  return config.pipeline.github?.apiToken !== undefined;
 }
 
 function dagTask(step: PipelineStep): DagTask {
@@ -146,7 +202,10 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
   const names = objectNames(config);
   const steps = pipelineSteps(topology);
   const kinds = new Set(steps.map((s) => s.kind));
-  const templates: Template[] = [{ name: "pipeline", dag: { tasks: steps.map(dagTask) } }];
+  const tasks = steps.map(dagTask);
+  // Pending commit statuses as soon as the run starts, beside the build.
+  if (setsCommitStatuses(config)) tasks.unshift({ name: "report-start", template: "report-start" });
+  const templates: Template[] = [{ name: "pipeline", dag: { tasks } }];
   templates.push(
     stageTemplate(topology, "build", "build", { deadline: STAGE_DEADLINE_SECONDS.build }),
   );
@@ -174,7 +233,10 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
       }),
     );
   }
-  templates.push(reportTemplate(topology));
+  templates.push(reportTemplate(topology, config, { pullRequest: false }));
+  if (setsCommitStatuses(config)) {
+    templates.push(reportTemplate(topology, config, { pullRequest: false, phase: "start" }));
+  }
   return {
     apiVersion: "argoproj.io/v1alpha1",
     kind: "WorkflowTemplate",
@@ -192,7 +254,15 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
       entrypoint: "pipeline",
       onExit: "report",
       serviceAccountName: topology.serviceAccount,
-      arguments: { parameters: workflowParameters() },
+      arguments: {
+        parameters: setsCommitStatuses(config)
+          ? [...workflowParameters(), {
+            name: ENVIRONMENTS_PARAMETER,
+            value: config.environments.map((e) => e.name).join(","),
+            description: "Environments in order (for commit statuses)",
+          }]
+          : workflowParameters(),
+      },
       synchronization: { mutexes: [{ name: names.mutex }] },
       ...sharedSpec(),
       templates,
@@ -242,7 +312,7 @@ export function buildValidateWorkflowTemplate(config: AphexConfig): WorkflowTemp
             withToken: false,
           })
         ),
-        reportTemplate(topology),
+        reportTemplate(topology, config, { pullRequest: true }),
       ],
     },
   };
