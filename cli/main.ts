@@ -34,6 +34,10 @@ export const COMMANDS: Record<string, Entry> = {
     summary: "Check out the commit, run build.commands, store artifacts with SHA-256 checksums",
     load: () => import("../stages/build.ts"),
   },
+  test: {
+    summary: "Run an environment's tests.commands against its deployed stacks; store the results",
+    load: () => import("../stages/test.ts"),
+  },
   "artifacts verify": {
     summary: "Re-download a build's artifacts and check them against metadata.json",
     load: () => import("./artifacts.ts"),
@@ -41,6 +45,14 @@ export const COMMANDS: Record<string, Entry> = {
   "event parse": {
     summary: "Verify and parse a GitHub webhook; print the event and deploy/validate/ignore",
     load: () => import("./event.ts"),
+  },
+  report: {
+    summary: "Record the run, write CloudWatch logs/metrics, notify, set GitHub commit statuses",
+    load: () => import("../stages/report.ts"),
+  },
+  history: {
+    summary: "List recent pipeline runs: commit, status, duration, failed stage",
+    load: () => import("./history.ts"),
   },
 };
 

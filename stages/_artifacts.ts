@@ -92,6 +92,11 @@ export function logKey(commitSha: string, stage: string): string {
   return validateKey(`${commitSha}/logs/${stage}.log`);
 }
 
+/** Key of an environment's stack outputs (`{stackName: {key: value}}`): `<sha>/outputs/<env>.json`. */
+export function outputsKey(commitSha: string, environment: string): string {
+  return validateKey(`${commitSha}/outputs/${environment}.json`);
+}
+
 /** Contents of `<sha>/metadata.json`. */
 export interface BuildMetadataDocument {
   /** Commit the build ran on. */

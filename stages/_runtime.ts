@@ -11,6 +11,8 @@ import { DEFAULT_CONFIG_FILE, loadConfigFile } from "../cli/_config_file.ts";
 import type { AphexConfig } from "../models/config.ts";
 import { usageError } from "../models/errors.ts";
 import { validateCommitSha } from "./_checkout.ts";
+import { openArtifactStore } from "./_artifacts.ts";
+import type { StageBodyOutcome } from "./_stage_record.ts";
 
 /** Default workspace inside the workflow pod. */
 export const DEFAULT_WORKSPACE = "/workspace";
@@ -202,4 +204,56 @@ export async function withTerminationSignal<T>(
   } finally {
     for (const [sig, handler] of handlers) Deno.removeSignalListener(sig, handler);
   }
+}
+
+/** Options of {@linkcode withStageRecording}. */
+export interface StageRecordingOptions<T> {
+  /** Stage name as the run record shows it: `build`, `pipeline-update`, `deploy-<env>`, `test-<env>`. */
+  stage: string;
+  /** Process environment (`APHEX_WORKFLOW_NAME`, AWS settings for the store). */
+  env: Record<string, string | undefined>;
+  /** Receives recording problems (they never change the stage's result). */
+  warn: (message: string) => void;
+  /** The stage's work. */
+  body: () => Promise<T>;
+  /** What to record of the body's result: exit code, error summary, per-stack results. */
+  describe: (result: T) => StageBodyOutcome;
+}
+
+/**
+ * Runs a stage body and, inside a workflow (`APHEX_WORKFLOW_NAME` set), records its StageMetadata
+ * (start, end, status, error) in the artifact store for `aphex report`. Outside a workflow (a
+ * laptop, `aphex run --local`) nothing is recorded. Recording never changes the stage's result;
+ * a body that throws is recorded as failed and the error is rethrown.
+ */
+export async function withStageRecording<T>(
+  inputs: StageInputs,
+  options: StageRecordingOptions<T>,
+): Promise<T> {
+  const workflow = options.env.APHEX_WORKFLOW_NAME;
+  if (!workflow) return await options.body();
+  const { withStageRecord } = await import("./_stage_record.ts");
+  let store;
+  try {
+    store = await openArtifactStore({
+      ...(inputs.artifactBucket ? { bucket: inputs.artifactBucket } : {}),
+      localRoot: inputs.storeDir,
+      aws: { env: options.env },
+    });
+  } catch (e) {
+    options.warn(`stage not recorded: ${e instanceof Error ? e.message : e}`);
+    return await options.body();
+  }
+  let result: T | undefined;
+  try {
+    await withStageRecord(store, {
+      commitSha: inputs.commitSha,
+      workflow,
+      stage: options.stage,
+      body: async () => options.describe(result = await options.body()),
+    }, { warn: options.warn });
+  } finally {
+    store.close();
+  }
+  return result as T;
 }

@@ -7,6 +7,7 @@ import {
   resolveRepoUrl,
   resolveStageInputs,
   STAGE_OPTIONS,
+  withStageRecording,
   writeOutputs,
 } from "./_runtime.ts";
 import { loadStageConfig } from "./_runtime.ts";
@@ -126,6 +127,76 @@ Deno.test("writeOutputs: one file per parameter plus result.json, names checked"
       writeOutputs(dir, { parameters: { "../evil": "x" }, result: {} }),
       /bad output name/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("withStageRecording: records start/end inside a workflow, nothing outside; never changes the result", async () => {
+  const { LocalArtifactStore } = await import("./_artifacts.ts");
+  const { readStageRecords } = await import("./_stage_record.ts");
+  const dir = await Deno.makeTempDir({ prefix: "aphex-record-" });
+  try {
+    const sha = "c".repeat(40);
+    const inputs = {
+      workspace: dir,
+      commitSha: sha,
+      configFile: "aphex-config.yaml",
+      storeDir: `${dir}/store`,
+      outputsDir: `${dir}/out`,
+    };
+    const warnings: string[] = [];
+    const base = {
+      warn: (m: string) => void warnings.push(m),
+      describe: (n: number) => ({ exitCode: n }),
+    };
+    // Outside a workflow: the body runs, nothing is stored.
+    assert.equal(
+      await withStageRecording(inputs, {
+        ...base,
+        stage: "build",
+        env: {},
+        body: () => Promise.resolve(0),
+      }),
+      0,
+    );
+    const store = new LocalArtifactStore(inputs.storeDir);
+    assert.deepEqual(await store.list(""), []);
+    // Inside a workflow: a failing stage is recorded as failed with its message.
+    const env = { APHEX_WORKFLOW_NAME: "shop-abc" };
+    const failed = await withStageRecording(inputs, {
+      ...base,
+      stage: "deploy-dev",
+      env,
+      body: () => Promise.resolve({ code: 1 }),
+      describe: (r) => ({ exitCode: r.code, errorMessage: "stack 2 failed" }),
+    });
+    assert.deepEqual(failed, { code: 1 });
+    await assert.rejects(
+      withStageRecording(inputs, {
+        ...base,
+        stage: "test-dev",
+        env,
+        body: () => Promise.reject<number>(new Error("boom")),
+      }),
+      /boom/,
+    );
+    await withStageRecording(inputs, {
+      ...base,
+      stage: "build",
+      env,
+      body: () => Promise.resolve(0),
+    });
+    const records = await readStageRecords(store, sha, { workflow: "shop-abc" });
+    const byName = Object.fromEntries(records.map((r) => [r.stage.stageName, r]));
+    assert.equal(byName["build"]!.stage.status, "succeeded");
+    assert.equal(byName["deploy-dev"]!.stage.status, "failed");
+    assert.equal(byName["deploy-dev"]!.stage.errorMessage, "stack 2 failed");
+    assert.equal(byName["deploy-dev"]!.environment, "dev");
+    assert.equal(byName["test-dev"]!.stage.status, "failed");
+    assert.equal(byName["test-dev"]!.stage.errorMessage, "boom");
+    assert.ok(byName["build"]!.stage.completedAt instanceof Date);
+    assert.deepEqual(warnings, []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -45,6 +45,7 @@ import {
   resolveStageInputs,
   STAGE_OPTIONS,
   type StageInputs,
+  withStageRecording,
   withTerminationSignal,
   writeOutputs,
 } from "./_runtime.ts";
@@ -452,27 +453,37 @@ export const command: Command = {
     if (!Number.isFinite(timeout) || timeout <= 0) {
       throw usageError("--command-timeout must be a positive number of seconds");
     }
-    const outcome = await withTerminationSignal((signal) =>
-      runBuild(inputs, {
-        env: ctx.env,
-        log: (line) => ctx.stderr(line + "\n"),
-        signal,
-        commandTimeoutMs: timeout * 1000,
-      }).catch(async (e) => {
-        // Record the failure for Argo even when the stage could not start (checkout, config).
-        const message = e instanceof Error ? e.message : String(e);
-        await writeOutputs(inputs.outputsDir, {
-          parameters: {
-            success: "false",
-            "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
-            "artifact-count": "0",
-            "metadata-uri": "",
-          },
-          result: { failure: message },
-        }).catch(() => {});
-        throw e;
-      })
-    );
+    const outcome = await withStageRecording(inputs, {
+      stage: "build",
+      env: ctx.env,
+      warn: (message) => ctx.stderr(`warning: ${message}\n`),
+      describe: (o) => ({
+        exitCode: o.exitCode,
+        ...(o.failure ? { errorMessage: o.failure } : {}),
+      }),
+      body: () =>
+        withTerminationSignal((signal) =>
+          runBuild(inputs, {
+            env: ctx.env,
+            log: (line) => ctx.stderr(line + "\n"),
+            signal,
+            commandTimeoutMs: timeout * 1000,
+          }).catch(async (e) => {
+            // Record the failure for Argo even when the stage could not start (checkout, config).
+            const message = e instanceof Error ? e.message : String(e);
+            await writeOutputs(inputs.outputsDir, {
+              parameters: {
+                success: "false",
+                "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
+                "artifact-count": "0",
+                "metadata-uri": "",
+              },
+              result: { failure: message },
+            }).catch(() => {});
+            throw e;
+          })
+        ),
+    });
     await writeBuildOutputs(inputs.outputsDir, outcome);
     if (values.json === true) {
       ctx.stdout(
