@@ -34,6 +34,18 @@ export const COMMANDS: Record<string, Entry> = {
     summary: "Check out the commit, run build.commands, store artifacts with SHA-256 checksums",
     load: () => import("../stages/build.ts"),
   },
+  preflight: {
+    summary: "Check config, tools, credentials/roles, CDK bootstrap and context before deploying",
+    load: () => import("../stages/preflight.ts"),
+  },
+  synth: {
+    summary: "Synthesize each environment's CDK apps and check the configured stacks and order",
+    load: () => import("../stages/synth.ts"),
+  },
+  deploy: {
+    summary: "Deploy one environment's CDK stacks in order (synth just-in-time, outputs, events)",
+    load: () => import("../stages/deploy.ts"),
+  },
   test: {
     summary: "Run an environment's tests.commands against its deployed stacks; store the results",
     load: () => import("../stages/test.ts"),

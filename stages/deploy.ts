@@ -1,0 +1,697 @@
+/**
+ * The deploy stage (`aphex deploy --env NAME`, also `deno run -A stages/deploy.ts`): deploys one
+ * environment's CDK stacks.
+ *
+ * checkout → download the build's artifacts into `build.artifacts`, checking each SHA-256 against
+ * `<sha>/metadata.json` → credentials (caller identity, else the environment's role or the CDK
+ * bootstrap deploy role; the account must match) → `preDeploy` hooks → just-in-time `cdk synth` of
+ * every CDK app involved → stacks checked against the assembly → per stack, in configured order:
+ * state check, `cdk deploy` from the assembly (live output), outputs from CloudFormation; the first
+ * failure stops (its failed CloudFormation events are printed as a table) → `postDeploy` hooks →
+ * outputs to the outputs dir (`stack-outputs`) and to the store (`<sha>/outputs/<env>.json`).
+ *
+ * Credentials and secret-looking environment values are redacted from every line logged.
+ * @module
+ */
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import {
+  CloudFormationClient,
+  type CloudFormationClientConfig,
+} from "@aws-sdk/client-cloudformation";
+import {
+  type Command,
+  type CommandContext,
+  type OptionValues,
+  runMain,
+  str,
+} from "../cli/_command.ts";
+import { AphexError, ExitCode, usageError } from "../models/errors.ts";
+import type { DeploymentResult } from "../models/results.ts";
+import {
+  artifactKey,
+  artifactPathOf,
+  type ArtifactStore,
+  logKey,
+  metadataKey,
+  openArtifactStore,
+  outputsKey,
+  readBuildMetadata,
+} from "./_artifacts.ts";
+import type { AwsClientOptions } from "./_aws.ts";
+import {
+  type AssemblyStack,
+  type CloudAssembly,
+  createCdkRunner,
+  DEFAULT_CDK_COMMAND,
+  deployStack,
+  locateCdkApps,
+  selectStacks,
+} from "./_cdk.ts";
+import {
+  assertStackDeployable,
+  diagnoseStack,
+  type FailureEvent,
+  getStackOutputs,
+  type RetryOptions,
+  type StackDiagnosis,
+} from "./_cfn.ts";
+import { checkoutCommit, type GitRunner } from "./_checkout.ts";
+import {
+  type AwsCredentials,
+  type DeployCredentials,
+  resolveDeployCredentials,
+  type StsClientFactory,
+} from "./_credentials.ts";
+import { makeRedactor, type Redactor, runShellCommand, secretValuesFromEnv } from "./_exec.ts";
+import { sha256Stream } from "./_hash.ts";
+import { CDK_COMMAND_OPTION, parseCdkCommand, selectEnvironment, synthesizeApp } from "./synth.ts";
+import {
+  GITHUB_TOKEN_ENV,
+  loadStageConfig,
+  resolveBucket,
+  resolveRepoUrl,
+  resolveStageInputs,
+  STAGE_OPTIONS,
+  type StageInputs,
+  withStageRecording,
+  withTerminationSignal,
+  writeOutputs,
+} from "./_runtime.ts";
+
+/** Default timeout of one hook command (1 hour). */
+export const DEFAULT_HOOK_TIMEOUT_MS = 60 * 60 * 1000;
+
+/**
+ * Slack subtracted from the local clock when bounding the failure events of an operation: events
+ * older than the deploy's start minus this are never read (tolerates clock skew with AWS).
+ */
+export const EVENT_CLOCK_SKEW_MS = 60_000;
+
+export { selectEnvironment } from "./synth.ts";
+
+/** Inputs of {@linkcode runDeploy}: the stage inputs plus the environment. */
+export interface DeployInputs extends StageInputs {
+  /** Environment to deploy (`--env`, `APHEX_ENV`); checked against the configuration. */
+  environment?: string;
+  /** Delete a stack whose creation failed (`ROLLBACK_COMPLETE`) before deploying it again. */
+  recreateFailed?: boolean;
+}
+
+/** Creates the CloudFormation client of the environment (injected in tests). */
+export type CloudFormationFactory = (
+  config: { region: string; credentials?: AwsCredentials },
+) => CloudFormationClient;
+
+/** The default CloudFormation client: regional, default chain unless credentials are given. */
+export const createCloudFormationClient: CloudFormationFactory = ({ region, credentials }) => {
+  const config: CloudFormationClientConfig = { region, maxAttempts: 2 };
+  if (credentials) config.credentials = credentials;
+  return new CloudFormationClient(config);
+};
+
+/** Injected dependencies of {@linkcode runDeploy}. */
+export interface DeployDeps {
+  /** Environment of the stage (hooks and the CDK CLI inherit it, minus the git token). */
+  env: Record<string, string | undefined>;
+  /** Log sink (one redacted line per call). */
+  log: (line: string) => void;
+  /** Artifact store to use instead of opening one from the inputs/config. */
+  store?: ArtifactStore;
+  /** S3 client settings when the store is opened here. */
+  aws?: AwsClientOptions;
+  /** Git runner (tests). */
+  git?: GitRunner;
+  /** Accept file:// repository URLs (tests only). */
+  allowFileUrls?: boolean;
+  /** Aborts hooks and stops before the next stack (SIGTERM/SIGINT). */
+  signal?: AbortSignal;
+  /** Timeout of one hook command in ms (default 1 hour). */
+  hookTimeoutMs?: number;
+  /** STS client factory (default: bounded clients on the default chain). */
+  stsClient?: StsClientFactory;
+  /** CloudFormation client factory (default {@linkcode createCloudFormationClient}). */
+  cloudFormation?: CloudFormationFactory;
+  /** Command running the project's CDK CLI (default `npx --no-install cdk`). */
+  cdkCommand?: readonly string[];
+  /** Throttling retry policy of CloudFormation calls (tests inject `sleep`). */
+  retry?: RetryOptions;
+  /** Clock (bounds the failure events read after a failed deploy). */
+  clock?: () => Date;
+}
+
+/** What {@linkcode runDeploy} did. */
+export interface DeployOutcome {
+  /** Exit code for the stage: 0 ok, 1 failed. */
+  exitCode: number;
+  /** Environment name (empty when it could not be determined). */
+  environment: string;
+  /** One result per stack attempted, in deploy order (later stacks after a failure are absent). */
+  results: DeploymentResult[];
+  /** Outputs of the stacks deployed: `{stackName: {key: value}}`. */
+  outputs: Record<string, Record<string, string>>;
+  /** Stacks not attempted because an earlier step failed. */
+  notDeployed: string[];
+  /** Why the deploy failed. */
+  failure?: string;
+  /** Where the outputs were stored. */
+  outputsUri?: string;
+  /** URI of the uploaded log on failure (when the upload worked). */
+  logUri?: string;
+}
+
+/** A failure event as recorded in a DeploymentResult (JSON-friendly). */
+export function eventRecord(event: FailureEvent): Record<string, unknown> {
+  return {
+    timestamp: event.timestamp.toISOString(),
+    logicalResourceId: event.logicalId,
+    resourceType: event.resourceType,
+    resourceStatus: event.status,
+    resourceStatusReason: event.reason,
+  };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function isInside(root: string, candidate: string): boolean {
+  const rel = relative(root, candidate);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+}
+
+/**
+ * Downloads every artifact listed in `<sha>/metadata.json` into `destDir`, hashing while writing;
+ * a file whose SHA-256 or size differs from the metadata is not kept. Returns the problems.
+ *
+ * @throws {AphexError} exit 1 "no complete build" when metadata.json is missing.
+ */
+export async function downloadArtifacts(
+  store: ArtifactStore,
+  commitSha: string,
+  destDir: string,
+  options: { concurrency?: number } = {},
+): Promise<{ count: number; problems: string[] }> {
+  if (!(await store.exists(metadataKey(commitSha)))) {
+    throw new AphexError(
+      `no complete build for ${commitSha}: ${
+        store.uriFor(metadataKey(commitSha))
+      } not found (the build stage publishes it last; run or re-run the build first)`,
+    );
+  }
+  const doc = await readBuildMetadata(store, commitSha);
+  const root = resolve(destDir);
+  const problems: string[] = [];
+  const queue = [...doc.artifacts];
+  const worker = async () => {
+    for (let meta = queue.shift(); meta; meta = queue.shift()) {
+      let rel = meta.s3Path;
+      try {
+        rel = artifactPathOf(meta);
+        const target = resolve(root, rel);
+        if (!isInside(root, target)) throw new Error("path leaves the artifacts directory");
+        await Deno.mkdir(dirname(target), { recursive: true });
+        const tmp = `${target}.aphex-${crypto.randomUUID()}.part`;
+        try {
+          const [forHash, forFile] = (await store.get(artifactKey(commitSha, rel))).tee();
+          const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+          const [digest] = await Promise.all([
+            sha256Stream(forHash),
+            forFile.pipeTo(file.writable),
+          ]);
+          if (digest.sha256 !== meta.checksum) {
+            throw new Error(`SHA-256 mismatch: expected ${meta.checksum}, got ${digest.sha256}`);
+          }
+          if (digest.size !== meta.sizeBytes) {
+            throw new Error(`size mismatch: expected ${meta.sizeBytes} bytes, got ${digest.size}`);
+          }
+          await Deno.rename(tmp, target);
+        } finally {
+          await Deno.remove(tmp).catch(() => {});
+        }
+      } catch (e) {
+        problems.push(`${rel}: ${errorText(e)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
+  return { count: doc.artifacts.length, problems: problems.sort() };
+}
+
+/**
+ * Environment of hooks and the CDK CLI: the stage's environment without the git token, the
+ * credentials' variables, `CDK_DEFAULT_ACCOUNT`/`CDK_DEFAULT_REGION`/`AWS_REGION` and the
+ * `APHEX_*` context of the run. With assumed credentials, `AWS_PROFILE` is dropped (it would make
+ * the SDK ignore the credential variables).
+ */
+export function childEnvironment(
+  base: Record<string, string | undefined>,
+  target: { name: string; account: string; region: string },
+  options: { credentials?: DeployCredentials; commitSha: string; workspace: string },
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  delete env[GITHUB_TOKEN_ENV];
+  if (options.credentials?.credentials) {
+    delete env.AWS_PROFILE;
+    delete env.AWS_SESSION_TOKEN;
+  }
+  return {
+    ...env,
+    ...options.credentials?.env,
+    CDK_DEFAULT_ACCOUNT: target.account,
+    CDK_DEFAULT_REGION: target.region,
+    AWS_REGION: target.region,
+    AWS_DEFAULT_REGION: target.region,
+    APHEX_ENV: target.name,
+    APHEX_COMMIT_SHA: options.commitSha,
+    APHEX_WORKSPACE: options.workspace,
+  };
+}
+
+interface PlannedStack {
+  assembly: CloudAssembly;
+  stack: AssemblyStack;
+  appDir: string;
+}
+
+/**
+ * Runs the deploy stage. Configuration errors (unknown environment, stack missing from the CDK
+ * app, order contradicting dependencies) throw an AphexError with exit code 2, and a failed
+ * checkout throws (exit 1), as in the build stage; every later failure (artifacts, credentials,
+ * hooks, synth, a stack, storing the outputs) returns an outcome with exit code 1 and whatever
+ * results were recorded (see {@linkcode writeDeployOutputs}).
+ */
+export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise<DeployOutcome> {
+  const sha = inputs.commitSha;
+  const clock = deps.clock ?? (() => new Date());
+  const secrets = new Set(secretValuesFromEnv(deps.env));
+  let redactor: Redactor = makeRedactor(secrets);
+  const redact = (text: string) => redactor(text);
+  const logFile = await Deno.makeTempFile({ prefix: "aphex-deploy-", suffix: ".log" });
+  const logHandle = await Deno.open(logFile, { write: true, truncate: true });
+  const encoder = new TextEncoder();
+  const log = (line: string) => {
+    const clean = redact(line);
+    deps.log(clean);
+    const bytes = encoder.encode(clean + "\n");
+    for (let off = 0; off < bytes.length;) off += logHandle.writeSync(bytes.subarray(off));
+  };
+  const tempDirs: string[] = [];
+  let store: ArtifactStore | undefined = deps.store;
+  const ownStore = store === undefined;
+  let cfn: CloudFormationClient | undefined;
+  const outcome: DeployOutcome = {
+    exitCode: ExitCode.Ok,
+    environment: "",
+    results: [],
+    outputs: {},
+    notDeployed: [],
+  };
+  const retry = deps.retry ?? {};
+
+  const runHooks = async (
+    kind: "preDeploy" | "postDeploy",
+    commands: string[],
+    env: Record<string, string>,
+  ) => {
+    for (const [i, command] of commands.entries()) {
+      const label = `${kind}/${i + 1}`;
+      log(`[${label}] $ ${command}`);
+      const timeoutMs = deps.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS;
+      const run = await runShellCommand(command, {
+        cwd: inputs.workspace,
+        env,
+        label,
+        log: (line) => log(line),
+        redact,
+        timeoutMs,
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      });
+      if (run.exitCode !== 0 || run.cancelled || run.timedOut) {
+        const why = run.cancelled
+          ? `was cancelled by ${String(deps.signal?.reason ?? "signal")}`
+          : run.timedOut
+          ? `timed out after ${timeoutMs} ms`
+          : `exited with code ${run.exitCode}`;
+        throw new AphexError(`${kind} hook #${i + 1} (${run.command}) ${why}`);
+      }
+    }
+  };
+
+  try {
+    // 1. checkout and configuration
+    await checkoutCommit({
+      workspace: inputs.workspace,
+      commitSha: sha,
+      ...(await resolveRepoUrl(inputs).then((u) => (u ? { repoUrl: u } : {}))),
+      ...(inputs.branch ? { branch: inputs.branch } : {}),
+      ...(deps.env[GITHUB_TOKEN_ENV] ? { token: deps.env[GITHUB_TOKEN_ENV] } : {}),
+      ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
+      ...(deps.git ? { git: deps.git } : {}),
+      env: deps.env,
+      log: (line) => log(`[deploy] ${line}`),
+    });
+    const config = await loadStageConfig(inputs);
+    const target = selectEnvironment(config, inputs.environment);
+    outcome.environment = target.name;
+    outcome.notDeployed = target.stacks.map((s) => s.name);
+    const artifactsDir = resolve(inputs.workspace, config.build.artifacts);
+    const inside = relative(inputs.workspace, artifactsDir);
+    if (inside.startsWith("..") || isAbsolute(inside)) {
+      throw usageError(`build.artifacts ${config.build.artifacts} is outside the workspace`);
+    }
+    const bucket = resolveBucket(inputs, config);
+    store ??= await openArtifactStore({
+      localRoot: inputs.storeDir,
+      ...(bucket ? { bucket } : {}),
+      aws: { env: deps.env, ...deps.aws },
+    });
+    const activeStore = store;
+    const where = `environment ${target.name} (aws://${target.account}/${target.region})`;
+    log(`[deploy] ${where}; commit ${sha}; artifact store ${activeStore.location}`);
+
+    try {
+      // 2. artifacts
+      const download = await downloadArtifacts(activeStore, sha, artifactsDir);
+      if (download.problems.length > 0) {
+        throw new AphexError(
+          `${download.problems.length} of ${download.count} artifact(s) of ${sha} failed ` +
+            `verification; nothing was deployed:\n  ${download.problems.join("\n  ")}`,
+        );
+      }
+      log(`[deploy] ${download.count} artifact(s) downloaded to ${inside} and verified (SHA-256)`);
+
+      // 3. credentials
+      const credentials = await resolveDeployCredentials(
+        {
+          name: target.name,
+          account: target.account,
+          region: target.region,
+          ...(target.role ? { role: target.role } : {}),
+        },
+        {
+          qualifier: config.pipeline.cdkQualifier,
+          ...(deps.stsClient ? { stsClient: deps.stsClient } : {}),
+        },
+      );
+      for (const secret of credentials.secrets) secrets.add(secret);
+      redactor = makeRedactor(secrets);
+      log(
+        `[deploy] acting in account ${credentials.account} as ${
+          credentials.assumedRole ?? credentials.callerArn
+        }`,
+      );
+      const childEnv = childEnvironment(deps.env, target, {
+        credentials,
+        commitSha: sha,
+        workspace: inputs.workspace,
+      });
+
+      // 4. preDeploy hooks
+      await runHooks("preDeploy", target.hooks.preDeploy, childEnv);
+
+      // 5. just-in-time synth, stacks checked against the assembly
+      const runner = createCdkRunner({ redact, log });
+      const cdkCommand = deps.cdkCommand ?? DEFAULT_CDK_COMMAND;
+      const plan = new Map<string, PlannedStack>();
+      for (const app of await locateCdkApps(inputs.workspace, target.stacks)) {
+        const outputDir = await Deno.makeTempDir({ prefix: "aphex-cdk-out-" });
+        tempDirs.push(outputDir);
+        log(`[deploy] cdk synth in ${relative(inputs.workspace, app.appDir) || "."}`);
+        const assembly = await synthesizeApp(app.appDir, {
+          account: target.account,
+          region: target.region,
+          env: childEnv,
+          outputDir,
+          runner,
+          cdkCommand,
+        });
+        const selected = selectStacks(assembly, app.stacks, {
+          expectEnvironment: { account: target.account, region: target.region },
+          context: `environment ${target.name}`,
+        });
+        app.stacks.forEach((name, i) =>
+          plan.set(name, { assembly, stack: selected[i]!, appDir: app.appDir })
+        );
+      }
+      const ordered = target.stacks.map((s) => plan.get(s.name)!);
+      outcome.notDeployed = ordered.map((p) => p.stack.stackName);
+
+      // 6. stacks, in configured order; the first failure stops
+      cfn = (deps.cloudFormation ?? createCloudFormationClient)({
+        region: target.region,
+        ...(credentials.credentials ? { credentials: credentials.credentials } : {}),
+      });
+      const outputsDir = await Deno.makeTempDir({ prefix: "aphex-cdk-outputs-" });
+      tempDirs.push(outputsDir);
+      for (const [i, step] of ordered.entries()) {
+        if (deps.signal?.aborted) {
+          throw new AphexError(
+            `cancelled by ${String(deps.signal.reason)} before ${step.stack.stackName}`,
+          );
+        }
+        const name = step.stack.stackName;
+        const t0 = performance.now();
+        const duration = () => Math.round((performance.now() - t0) / 10) / 100;
+        const failed = (events: FailureEvent[]): void => {
+          outcome.results.push({
+            success: false,
+            stackName: name,
+            stackOutputs: {},
+            duration: duration(),
+            cloudformationEvents: events.map(eventRecord),
+          });
+          outcome.notDeployed = ordered.slice(i + 1).map((p) => p.stack.stackName);
+        };
+        log(`[deploy] stack ${i + 1}/${ordered.length}: ${name}`);
+        try {
+          const state = await assertStackDeployable(cfn, name, {
+            ...retry,
+            ...(inputs.recreateFailed ? { recreateFailed: true } : {}),
+          });
+          if (state === "recreated") {
+            log(`[deploy] deleted failed stack ${name}; creating it again`);
+          }
+        } catch (e) {
+          const diagnosis = await diagnoseStack(cfn, name, retry).catch(() => undefined);
+          failed(diagnosis?.events ?? []);
+          throw e;
+        }
+        const since = new Date(clock().getTime() - EVENT_CLOCK_SKEW_MS);
+        const deployed = await deployStack(step.assembly, step.stack, {
+          appDir: step.appDir,
+          outputsFile: join(outputsDir, `${i + 1}.json`),
+          env: childEnv,
+          runner,
+          cdkCommand,
+        });
+        if (!deployed.ok) {
+          let diagnosis: StackDiagnosis | undefined;
+          let diagnosisError = "";
+          try {
+            diagnosis = await diagnoseStack(cfn, name, { ...retry, since });
+          } catch (e) {
+            diagnosisError = errorText(e);
+          }
+          failed(diagnosis?.events ?? []);
+          if (diagnosis) {
+            log(`[deploy] stack ${name} failed; CloudFormation events of this operation:`);
+            for (const line of diagnosis.table.split("\n")) log(`[deploy]   ${line}`);
+            log(`[deploy] ${diagnosis.message}`);
+          }
+          const rest = outcome.notDeployed;
+          throw new AphexError(
+            `cdk deploy of stack "${name}" failed (exit ${deployed.exitCode})` +
+              (diagnosis ? `: ${diagnosis.message}` : ``) +
+              (diagnosisError
+                ? `; its CloudFormation events could not be read (${diagnosisError})`
+                : "") +
+              (rest.length > 0 ? `; not deployed: ${rest.join(", ")}` : ""),
+          );
+        }
+        let stackOutputs: Record<string, string>;
+        try {
+          stackOutputs = await getStackOutputs(cfn, name, retry);
+        } catch (e) {
+          failed([]);
+          throw new AphexError(
+            `stack "${name}" was deployed but its outputs could not be read: ${errorText(e)}`,
+          );
+        }
+        outcome.outputs[name] = stackOutputs;
+        outcome.results.push({
+          success: true,
+          stackName: name,
+          stackOutputs,
+          duration: duration(),
+          cloudformationEvents: [],
+        });
+        outcome.notDeployed = ordered.slice(i + 1).map((p) => p.stack.stackName);
+        log(
+          `[deploy] stack ${name} ${deployed.noChanges ? "had no changes" : "deployed"} in ` +
+            `${duration().toFixed(2)} s; ${Object.keys(stackOutputs).length} output(s)`,
+        );
+      }
+
+      // 7. postDeploy hooks
+      await runHooks("postDeploy", target.hooks.postDeploy, childEnv);
+    } catch (e) {
+      if (e instanceof AphexError && e.exitCode === ExitCode.Usage) throw e;
+      outcome.exitCode = ExitCode.Failed;
+      outcome.failure = redact(errorText(e));
+      log(`[deploy] FAILED: ${outcome.failure}`);
+    }
+
+    // 8. outputs for the test stage (whenever a stack was attempted)
+    if (outcome.results.length > 0) {
+      const key = outputsKey(sha, target.name);
+      try {
+        await activeStore.put(key, JSON.stringify(outcome.outputs, null, 2) + "\n", {
+          contentType: "application/json",
+        });
+        outcome.outputsUri = activeStore.uriFor(key);
+        log(`[deploy] stack outputs stored at ${outcome.outputsUri}`);
+      } catch (e) {
+        const message = `could not store the stack outputs: ${redact(errorText(e))}`;
+        log(`[deploy] ${message}`);
+        if (outcome.exitCode === ExitCode.Ok) {
+          outcome.exitCode = ExitCode.Failed;
+          outcome.failure = message;
+        }
+      }
+    }
+    if (outcome.exitCode !== ExitCode.Ok) {
+      const key = logKey(sha, `deploy-${target.name}`);
+      try {
+        await activeStore.put(key, { path: logFile }, { contentType: "text/plain" });
+        outcome.logUri = activeStore.uriFor(key);
+        deps.log(`[deploy] log uploaded to ${outcome.logUri}`);
+      } catch (e) {
+        deps.log(`[deploy] could not upload the log: ${redact(errorText(e))}`);
+      }
+    } else {
+      log(`[deploy] environment ${target.name}: ${outcome.results.length} stack(s) deployed`);
+    }
+    return outcome;
+  } finally {
+    cfn?.destroy();
+    logHandle.close();
+    await Deno.remove(logFile).catch(() => {});
+    for (const dir of tempDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (ownStore) store?.close();
+  }
+}
+
+/** Writes the deploy stage's Argo output parameters (`stack-outputs` …) and result JSON. */
+export async function writeDeployOutputs(dir: string, outcome: DeployOutcome): Promise<void> {
+  await writeOutputs(dir, {
+    parameters: {
+      success: String(outcome.exitCode === ExitCode.Ok),
+      "exit-code": String(outcome.exitCode),
+      "stack-outputs": JSON.stringify(outcome.outputs),
+    },
+    result: {
+      environment: outcome.environment,
+      success: outcome.exitCode === ExitCode.Ok,
+      results: outcome.results,
+      outputs: outcome.outputs,
+      notDeployed: outcome.notDeployed,
+      outputsUri: outcome.outputsUri ?? null,
+      logUri: outcome.logUri ?? null,
+      failure: outcome.failure ?? null,
+    },
+  });
+}
+
+/** `aphex deploy`. */
+export const command: Command = {
+  spec: {
+    name: "deploy",
+    summary: "Deploy one environment's CDK stacks in order (synth just-in-time, outputs, events)",
+    description:
+      "Downloads and verifies the build's artifacts, resolves credentials (assuming the " +
+      "environment's role or the CDK deploy role when the account differs), runs preDeploy hooks, " +
+      "synthesizes with the project's CDK CLI, deploys the configured stacks one by one (the first " +
+      "failure stops and prints its failed CloudFormation events), runs postDeploy hooks and " +
+      "writes the stack outputs to <outputs-dir>/stack-outputs and <sha>/outputs/<env>.json.",
+    options: {
+      ...STAGE_OPTIONS,
+      env: {
+        type: "string",
+        description: "Environment to deploy (required)",
+        env: "APHEX_ENV",
+        valueName: "NAME",
+      },
+      "recreate-failed": {
+        type: "boolean",
+        description:
+          "Delete a stack left in ROLLBACK_COMPLETE by a failed creation, then deploy it",
+        env: "APHEX_RECREATE_FAILED",
+      },
+      "hook-timeout": {
+        type: "string",
+        description: "Timeout of one preDeploy/postDeploy command in seconds",
+        env: "APHEX_HOOK_TIMEOUT",
+        default: String(DEFAULT_HOOK_TIMEOUT_MS / 1000),
+        valueName: "SECONDS",
+      },
+      "cdk-command": CDK_COMMAND_OPTION,
+      json: { type: "boolean", description: "Print the DeploymentResults and outputs as JSON" },
+    },
+  },
+  async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
+    const inputs: DeployInputs = resolveStageInputs(values, ctx);
+    const environment = str(values, "env");
+    if (environment) inputs.environment = environment;
+    if (values["recreate-failed"] === true) inputs.recreateFailed = true;
+    const timeout = Number(str(values, "hook-timeout"));
+    if (!Number.isFinite(timeout) || timeout <= 0) {
+      throw usageError("--hook-timeout must be a positive number of seconds");
+    }
+    const outcome = await withStageRecording(inputs, {
+      stage: environment ? `deploy-${environment}` : "deploy",
+      env: ctx.env,
+      warn: (message) => ctx.stderr(`warning: ${message}\n`),
+      describe: (o) => ({
+        exitCode: o.exitCode,
+        ...(o.failure ? { errorMessage: o.failure } : {}),
+        deployments: o.results,
+      }),
+      body: () =>
+        withTerminationSignal((signal) =>
+          runDeploy(inputs, {
+            env: ctx.env,
+            log: (line) => ctx.stderr(line + "\n"),
+            signal,
+            hookTimeoutMs: timeout * 1000,
+            cdkCommand: parseCdkCommand(str(values, "cdk-command")),
+          }).catch(async (e) => {
+            // Record the failure for Argo even when the stage could not start (checkout, config).
+            await writeOutputs(inputs.outputsDir, {
+              parameters: {
+                success: "false",
+                "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
+                "stack-outputs": "{}",
+              },
+              result: { environment: environment ?? "", failure: errorText(e) },
+            }).catch(() => {});
+            throw e;
+          })
+        ),
+    });
+    await writeDeployOutputs(inputs.outputsDir, outcome);
+    if (values.json === true) {
+      ctx.stdout(
+        JSON.stringify({
+          environment: outcome.environment,
+          success: outcome.exitCode === ExitCode.Ok,
+          results: outcome.results,
+          outputs: outcome.outputs,
+        }) + "\n",
+      );
+    }
+    return outcome.exitCode;
+  },
+};
+
+if (import.meta.main) await runMain(command);

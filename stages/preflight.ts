@@ -1,0 +1,565 @@
+/**
+ * The preflight stage (`aphex preflight [--env NAME]`, also `deno run -A stages/preflight.ts`):
+ * the validation stage of the spec and the first step of pull-request validation. Every check runs
+ * and every problem is reported together, each naming its environment/account/role:
+ *
+ * - the configuration is valid;
+ * - the tools the commands need are on PATH and answer `--version` (the first word of every
+ *   build, hook and test command, plus `git`, `node`, `npx`);
+ * - for each environment (or `--env`): credentials on the default AWS chain, and the account
+ *   matches or the environment's role (default: the CDK deploy role) can be assumed;
+ * - CDK bootstrap present: the SSM parameter `/cdk-bootstrap/<qualifier>/version` is readable;
+ * - every stack path leads to a CDK app (`cdk.json`), and the context keys named with `--context`
+ *   are present and non-empty in that app's `cdk.json` / `cdk.context.json`.
+ *
+ * `--skip-aws` (`APHEX_SKIP_AWS`) skips the credential and bootstrap checks and says so.
+ * @module
+ */
+import { join, relative } from "node:path";
+import { GetParameterCommand, SSMClient, type SSMClientConfig } from "@aws-sdk/client-ssm";
+import { type Command, type CommandContext, type OptionValues, runMain } from "../cli/_command.ts";
+import { checkConfigFile } from "../cli/_config_file.ts";
+import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
+import { AphexError, ExitCode, formatIssue } from "../models/errors.ts";
+import { CDK_JSON, findCdkAppDir } from "./_cdk.ts";
+import type { GitRunner } from "./_checkout.ts";
+import {
+  type AwsCredentials,
+  bootstrapDeployRoleArn,
+  resolveDeployCredentials,
+  STS_REQUEST_HANDLER,
+  type StsClientFactory,
+} from "./_credentials.ts";
+import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
+import { GITHUB_TOKEN_ENV } from "./_runtime.ts";
+import {
+  checkoutIfRequested,
+  resolveWorkspaceInputs,
+  selectEnvironment,
+  WORKSPACE_OPTIONS,
+  type WorkspaceInputs,
+} from "./synth.ts";
+
+/** Tools every pipeline needs whatever the commands are. */
+export const BASE_TOOLS: readonly string[] = ["git", "node", "npx"];
+
+/** Default bound of one `<tool> --version` (ms). */
+export const DEFAULT_TOOL_TIMEOUT_MS = 15_000;
+
+/** Default bound of the SSM bootstrap lookup (ms). */
+export const DEFAULT_SSM_TIMEOUT_MS = 4000;
+
+/** Which check found a problem. */
+export type PreflightCheck =
+  | "config"
+  | "tool"
+  | "credentials"
+  | "bootstrap"
+  | "cdk-app"
+  | "context";
+
+/** One problem found by preflight. */
+export interface PreflightProblem {
+  /** The check. */
+  check: PreflightCheck;
+  /** Environment concerned, if any. */
+  environment?: string;
+  /** Account concerned, if any. */
+  account?: string;
+  /** Role concerned (assumed or to assume), if any. */
+  role?: string;
+  /** What is wrong and what to do. */
+  message: string;
+}
+
+/** Inputs of {@linkcode runPreflight}. */
+export interface PreflightInputs extends WorkspaceInputs {
+  /** Skip the credential and bootstrap checks (no AWS access, e.g. pull-request validation). */
+  skipAws?: boolean;
+  /** CDK context keys that must be present and non-empty in every CDK app involved. */
+  contextKeys?: string[];
+}
+
+/** Creates the SSM client used for the bootstrap check (injected in tests). */
+export type SsmClientFactory = (
+  config: { region: string; credentials?: AwsCredentials },
+) => SSMClient;
+
+/** The default SSM client: regional, 2 attempts, short timeouts. */
+export const createSsmClient: SsmClientFactory = ({ region, credentials }) => {
+  const config: SSMClientConfig = {
+    region,
+    maxAttempts: 2,
+    requestHandler: { ...STS_REQUEST_HANDLER },
+  };
+  if (credentials) config.credentials = credentials;
+  return new SSMClient(config);
+};
+
+/** Injected dependencies of {@linkcode runPreflight}. */
+export interface PreflightDeps {
+  /** Environment (PATH for the tools, AWS chain variables…). */
+  env: Record<string, string | undefined>;
+  /** Log sink (stderr). */
+  log: (line: string) => void;
+  /** STS client factory (default: bounded clients on the default chain). */
+  stsClient?: StsClientFactory;
+  /** SSM client factory (default {@linkcode createSsmClient}). */
+  ssmClient?: SsmClientFactory;
+  /** Bound of one `--version` call in ms. */
+  toolTimeoutMs?: number;
+  /** Bound of the SSM lookup in ms. */
+  ssmTimeoutMs?: number;
+  /** Git runner (tests). */
+  git?: GitRunner;
+  /** Accept file:// repository URLs (tests only). */
+  allowFileUrls?: boolean;
+}
+
+/** What preflight found. */
+export interface PreflightReport {
+  /** 0 no problem, 1 at least one problem. */
+  exitCode: number;
+  /** Every problem, grouped by check (config, tools, then per environment). */
+  problems: PreflightProblem[];
+  /** What passed, one line each. */
+  passed: string[];
+  /** Whether the AWS checks were skipped. */
+  skippedAws: boolean;
+}
+
+const SHELL_WORDS = new Set([
+  "!",
+  ".",
+  ":",
+  "[",
+  "[[",
+  "alias",
+  "case",
+  "cd",
+  "command",
+  "echo",
+  "env",
+  "eval",
+  "exec",
+  "exit",
+  "export",
+  "false",
+  "for",
+  "if",
+  "printf",
+  "pushd",
+  "popd",
+  "read",
+  "set",
+  "source",
+  "test",
+  "time",
+  "true",
+  "ulimit",
+  "umask",
+  "unset",
+  "until",
+  "while",
+  "{",
+  "(",
+]);
+
+/**
+ * The tool a command string starts with: its first word after `VAR=value` assignments; undefined
+ * for shell builtins/keywords, paths (`./x`, `/bin/x`), expansions and quoted words.
+ */
+export function commandTool(command: string): string | undefined {
+  const words = command.trim().split(/\s+/);
+  let i = 0;
+  while (i < words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]!)) i++;
+  const first = words[i];
+  if (first === undefined || first === "") return undefined;
+  if (SHELL_WORDS.has(first) || !/^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/.test(first)) return undefined;
+  return first;
+}
+
+/**
+ * Tools needed by the commands of the configuration (build, and the hooks and tests of the given
+ * environments), after {@linkcode BASE_TOOLS}, each once, in order of first use.
+ */
+export function requiredTools(
+  config: Pick<AphexConfig, "build">,
+  environments: readonly EnvironmentConfig[],
+): string[] {
+  const commands = [
+    ...config.build.commands,
+    ...environments.flatMap((e) => [
+      ...e.hooks.preDeploy,
+      ...e.hooks.postDeploy,
+      ...(e.tests?.commands ?? []),
+    ]),
+  ];
+  const tools = [...BASE_TOOLS];
+  for (const c of commands) {
+    const tool = commandTool(c);
+    if (tool && !tools.includes(tool)) tools.push(tool);
+  }
+  return tools;
+}
+
+/** Runs `<tool> --version` (argv, no shell, bounded); returns a problem text or the version line. */
+export async function checkTool(
+  tool: string,
+  options: { env: Record<string, string>; cwd: string; timeoutMs?: number },
+): Promise<{ ok: boolean; detail: string }> {
+  const controller = new AbortController();
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    const out = await new Deno.Command(tool, {
+      args: ["--version"],
+      cwd: options.cwd,
+      env: options.env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: controller.signal,
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim() ||
+      new TextDecoder().decode(out.stderr).trim();
+    const first = text.split("\n")[0]?.slice(0, 120) ?? "";
+    if (controller.signal.aborted) {
+      return { ok: false, detail: `\`${tool} --version\` did not answer within ${timeoutMs} ms` };
+    }
+    if (!out.success) {
+      return {
+        ok: false,
+        detail: `\`${tool} --version\` exited with code ${out.code}${first ? `: ${first}` : ""}`,
+      };
+    }
+    return { ok: true, detail: first };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      return { ok: false, detail: `\`${tool}\` is not on PATH` };
+    }
+    return {
+      ok: false,
+      detail: `\`${tool} --version\` could not run: ${e instanceof Error ? e.message : e}`,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof AphexError) return e.message;
+  if (typeof e === "object" && e !== null) {
+    const { name, message } = e as { name?: unknown; message?: unknown };
+    if (typeof message === "string") {
+      return typeof name === "string" && name !== "Error" ? `${name}: ${message}` : message;
+    }
+  }
+  return String(e);
+}
+
+async function withTimeout<T>(
+  fn: (signal: AbortSignal) => Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`no answer from ${what} within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([fn(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function isEmptyContextValue(value: unknown): boolean {
+  if (value === undefined || value === null) return true;
+  if (typeof value === "string") return value.trim() === "";
+  if (Array.isArray(value)) return value.length === 0;
+  if (typeof value === "object") return Object.keys(value).length === 0;
+  return false;
+}
+
+/** Reads the context of a CDK app: `cdk.json` `context` overlaid with `cdk.context.json`. */
+export async function readCdkContext(appDir: string): Promise<Record<string, unknown>> {
+  const context: Record<string, unknown> = {};
+  for (
+    const [file, pick] of [
+      [CDK_JSON, (doc: Record<string, unknown>) => doc.context],
+      ["cdk.context.json", (doc: Record<string, unknown>) => doc],
+    ] as const
+  ) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(join(appDir, file));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue;
+      throw e;
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      throw new Error(`${join(appDir, file)} is not valid JSON`);
+    }
+    const part = typeof doc === "object" && doc !== null
+      ? pick(doc as Record<string, unknown>)
+      : {};
+    if (typeof part === "object" && part !== null) Object.assign(context, part);
+  }
+  return context;
+}
+
+async function checkEnvironmentAws(
+  env: EnvironmentConfig,
+  config: AphexConfig,
+  deps: PreflightDeps,
+): Promise<{ problems: PreflightProblem[]; passed: string[] }> {
+  const qualifier = config.pipeline.cdkQualifier;
+  const role = env.role ?? bootstrapDeployRoleArn(env.account, env.region, { qualifier });
+  const problems: PreflightProblem[] = [];
+  const passed: string[] = [];
+  let credentials;
+  try {
+    credentials = await resolveDeployCredentials(
+      { name: env.name, account: env.account, region: env.region, ...(env.role ? { role } : {}) },
+      { qualifier, ...(deps.stsClient ? { stsClient: deps.stsClient } : {}) },
+    );
+  } catch (e) {
+    problems.push({
+      check: "credentials",
+      environment: env.name,
+      account: env.account,
+      role,
+      message: `${errorText(e)} (CDK bootstrap not checked: no credentials for the account)`,
+    });
+    return { problems, passed };
+  }
+  passed.push(
+    `environment ${env.name}: credentials for account ${env.account}` +
+      (credentials.assumedRole ? ` through role ${credentials.assumedRole}` : " (same account)"),
+  );
+  const parameter = `/cdk-bootstrap/${qualifier}/version`;
+  const ssm = (deps.ssmClient ?? createSsmClient)({
+    region: env.region,
+    ...(credentials.credentials ? { credentials: credentials.credentials } : {}),
+  });
+  try {
+    const out = await withTimeout(
+      (abortSignal) => ssm.send(new GetParameterCommand({ Name: parameter }), { abortSignal }),
+      deps.ssmTimeoutMs ?? DEFAULT_SSM_TIMEOUT_MS,
+      "SSM",
+    );
+    passed.push(
+      `environment ${env.name}: CDK bootstrap version ${
+        out.Parameter?.Value ?? "?"
+      } in aws://${env.account}/${env.region} (qualifier ${qualifier})`,
+    );
+  } catch (e) {
+    const missing = (e as { name?: unknown })?.name === "ParameterNotFound";
+    const redact = makeRedactor(credentials.secrets);
+    problems.push({
+      check: "bootstrap",
+      environment: env.name,
+      account: env.account,
+      ...(credentials.assumedRole ? { role: credentials.assumedRole } : {}),
+      message: missing
+        ? `CDK bootstrap not found in aws://${env.account}/${env.region}: SSM parameter ` +
+          `${parameter} does not exist; run \`npx cdk bootstrap aws://${env.account}/${env.region}` +
+          ` --qualifier ${qualifier}\``
+        : `cannot read SSM parameter ${parameter} in aws://${env.account}/${env.region} ` +
+          `(${redact(errorText(e))}); the CDK bootstrap could not be verified`,
+    });
+  } finally {
+    ssm.destroy();
+  }
+  return { problems, passed };
+}
+
+/**
+ * Runs every preflight check and returns all problems together. An unknown `--env` throws a usage
+ * error (exit 2); everything else found is a problem (exit 1).
+ */
+export async function runPreflight(
+  inputs: PreflightInputs,
+  deps: PreflightDeps,
+): Promise<PreflightReport> {
+  const redact = makeRedactor(secretValuesFromEnv(deps.env));
+  const log = (line: string) => deps.log(redact(line));
+  const problems: PreflightProblem[] = [];
+  const passed: string[] = [];
+  const skippedAws = inputs.skipAws === true;
+  await checkoutIfRequested(inputs, { ...deps, log: (l) => log(`[preflight] ${l}`) });
+
+  // 1. configuration
+  let config: AphexConfig | undefined;
+  try {
+    const checked = await checkConfigFile(inputs.configFile, { cwd: inputs.workspace });
+    if (checked.ok) {
+      config = checked.config;
+      passed.push(`configuration ${inputs.configFile} is valid`);
+    } else {
+      for (const issue of checked.issues) {
+        problems.push({ check: "config", message: formatIssue(issue) });
+      }
+    }
+  } catch (e) {
+    problems.push({ check: "config", message: errorText(e) });
+  }
+  const environments = config
+    ? inputs.environment ? [selectEnvironment(config, inputs.environment)] : config.environments
+    : [];
+
+  // 2. tools
+  const toolEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(deps.env)) if (v !== undefined) toolEnv[k] = v;
+  delete toolEnv[GITHUB_TOKEN_ENV];
+  const tools = config ? requiredTools(config, environments) : [...BASE_TOOLS];
+  const toolResults = await Promise.all(tools.map((tool) =>
+    checkTool(tool, {
+      env: toolEnv,
+      cwd: inputs.workspace,
+      ...(deps.toolTimeoutMs ? { timeoutMs: deps.toolTimeoutMs } : {}),
+    }).then((r) => ({ tool, ...r }))
+  ));
+  for (const r of toolResults) {
+    if (r.ok) passed.push(`tool ${r.tool}: ${r.detail}`);
+    else problems.push({ check: "tool", message: r.detail });
+  }
+
+  // 3. CDK apps and context keys
+  const apps = new Map<string, string[]>();
+  for (const env of environments) {
+    for (const stack of env.stacks) {
+      try {
+        const dir = await findCdkAppDir(inputs.workspace, stack.path);
+        const users = apps.get(dir) ?? [];
+        if (!users.includes(env.name)) users.push(env.name);
+        apps.set(dir, users);
+      } catch (e) {
+        problems.push({
+          check: "cdk-app",
+          environment: env.name,
+          message: `stack ${stack.name}: ${errorText(e)}`,
+        });
+      }
+    }
+  }
+  const keys = inputs.contextKeys ?? [];
+  for (const [dir, users] of apps) {
+    const app = relative(inputs.workspace, dir) || ".";
+    let context: Record<string, unknown>;
+    try {
+      context = await readCdkContext(dir);
+    } catch (e) {
+      problems.push({ check: "context", environment: users.join(", "), message: errorText(e) });
+      continue;
+    }
+    const empty = keys.filter((k) => isEmptyContextValue(context[k]));
+    for (const key of empty) {
+      problems.push({
+        check: "context",
+        environment: users.join(", "),
+        message: `CDK context key "${key}" is missing or empty in ${app}/${CDK_JSON} ` +
+          `(and ${app}/cdk.context.json)`,
+      });
+    }
+    passed.push(
+      `CDK app ${app}` +
+        (keys.length > 0
+          ? `: ${keys.length - empty.length}/${keys.length} context key(s) set`
+          : ""),
+    );
+  }
+
+  // 4. AWS: credentials/account/role and bootstrap, per environment
+  if (skippedAws) {
+    log(
+      "[preflight] AWS checks SKIPPED (--skip-aws): credentials, accounts, roles and the CDK " +
+        "bootstrap were NOT checked",
+    );
+  } else if (config) {
+    const perEnv = await Promise.all(environments.map((e) => checkEnvironmentAws(e, config, deps)));
+    for (const r of perEnv) {
+      problems.push(...r.problems);
+      passed.push(...r.passed);
+    }
+  }
+
+  for (const line of passed) log(`[preflight] ok: ${line}`);
+  for (const p of problems) log(`[preflight] problem: ${formatProblem(p)}`);
+  log(
+    `[preflight] ${problems.length === 0 ? "all checks passed" : `${problems.length} problem(s)`}` +
+      (skippedAws ? " (AWS checks skipped)" : ""),
+  );
+  return {
+    exitCode: problems.length === 0 ? ExitCode.Ok : ExitCode.Failed,
+    problems: problems.map((p) => ({ ...p, message: redact(p.message) })),
+    passed,
+    skippedAws,
+  };
+}
+
+/** `[check] environment E (account A, role R): message`. */
+export function formatProblem(problem: PreflightProblem): string {
+  const who = [
+    problem.account ? `account ${problem.account}` : "",
+    problem.role ? `role ${problem.role}` : "",
+  ].filter(Boolean).join(", ");
+  const where = problem.environment
+    ? `environment ${problem.environment}${who ? ` (${who})` : ""}: `
+    : who
+    ? `${who}: `
+    : "";
+  return `[${problem.check}] ${where}${problem.message}`;
+}
+
+/** `aphex preflight`. */
+export const command: Command = {
+  spec: {
+    name: "preflight",
+    summary: "Check config, tools, credentials/roles, CDK bootstrap and context before deploying",
+    description:
+      "Reports every problem at once, each naming its environment, account and role. The tools " +
+      "checked are git, node, npx and the first word of every build, hook and test command. " +
+      "--context KEY (repeatable) requires a non-empty CDK context value in each CDK app's " +
+      "cdk.json or cdk.context.json. --skip-aws skips the credential and bootstrap checks " +
+      "(pull-request validation without AWS access).",
+    options: {
+      ...WORKSPACE_OPTIONS,
+      "skip-aws": {
+        type: "boolean",
+        description: "Skip the credential, account/role and CDK bootstrap checks",
+        env: "APHEX_SKIP_AWS",
+      },
+      context: {
+        type: "string",
+        description: "CDK context key that must be present and non-empty",
+        multiple: true,
+        valueName: "KEY",
+      },
+      json: { type: "boolean", description: "Print the report as JSON on stdout" },
+    },
+  },
+  async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
+    const inputs: PreflightInputs = resolveWorkspaceInputs(values, ctx);
+    if (values["skip-aws"] === true) inputs.skipAws = true;
+    const keys = values.context;
+    if (Array.isArray(keys) && keys.length > 0) inputs.contextKeys = keys;
+    const report = await runPreflight(inputs, {
+      env: ctx.env,
+      log: (line) => ctx.stderr(line + "\n"),
+    });
+    if (values.json === true) ctx.stdout(JSON.stringify(report) + "\n");
+    return report.exitCode;
+  },
+};
+
+if (import.meta.main) await runMain(command);

@@ -1,0 +1,388 @@
+/**
+ * The synth stage (`aphex synth [--env NAME]`, also `deno run -A stages/synth.ts`): the last step
+ * of pull-request validation. Checks out the commit (when one is given), synthesizes each selected
+ * environment's CDK apps just-in-time with the project's own CDK CLI (`CDK_DEFAULT_ACCOUNT`/
+ * `CDK_DEFAULT_REGION` from the configuration; no AWS credentials needed), checks that every
+ * configured stack exists and that the configured order respects the stack dependencies, and
+ * prints the stack list per environment. Nothing is deployed.
+ *
+ * Exit codes: 0 ok; 1 a synth failed; 2 the configuration does not match the CDK app (missing
+ * stack, order against dependencies, no `cdk.json`) or another usage error.
+ * @module
+ */
+import { dirname, join, relative, resolve } from "node:path";
+import {
+  type Command,
+  type CommandContext,
+  type OptionSpec,
+  type OptionValues,
+  runMain,
+  str,
+} from "../cli/_command.ts";
+import { type AphexConfig, type EnvironmentConfig, findEnvironment } from "../models/config.ts";
+import { AphexError, ExitCode, usageError } from "../models/errors.ts";
+import {
+  type CloudAssembly,
+  createCdkRunner,
+  DEFAULT_CDK_COMMAND,
+  locateCdkApps,
+  selectStacks,
+  synthesize,
+  type SynthOptions,
+} from "./_cdk.ts";
+import { checkoutCommit, type GitRunner, validateCommitSha } from "./_checkout.ts";
+import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
+import { GITHUB_TOKEN_ENV, loadStageConfig, resolveRepoUrl, STAGE_OPTIONS } from "./_runtime.ts";
+
+/**
+ * The environment named by `--env`/`APHEX_ENV`.
+ *
+ * @throws {AphexError} exit 2 when no name is given or it is not configured (valid names listed).
+ */
+export function selectEnvironment(
+  config: AphexConfig,
+  name: string | undefined,
+): EnvironmentConfig {
+  const names = config.environments.map((e) => e.name);
+  const valid = `valid environments: ${names.length > 0 ? names.join(", ") : "(none configured)"}`;
+  if (name === undefined || name === "") {
+    throw usageError(`--env (or APHEX_ENV) is required; ${valid}`);
+  }
+  const env = findEnvironment(config, name);
+  if (!env) throw usageError(`environment "${name}" is not in the configuration; ${valid}`);
+  return env;
+}
+
+/** Splits `--cdk-command` into argv (whitespace-separated; no shell involved). */
+export function parseCdkCommand(text: string | undefined): readonly string[] {
+  if (text === undefined || text.trim() === "") return DEFAULT_CDK_COMMAND;
+  return text.trim().split(/\s+/);
+}
+
+/** Options shared by `aphex deploy` and `aphex synth`: the CDK CLI command. */
+export const CDK_COMMAND_OPTION = {
+  type: "string",
+  description: "Command running the project's CDK CLI, split on spaces (no shell)",
+  env: "APHEX_CDK_COMMAND",
+  default: DEFAULT_CDK_COMMAND.join(" "),
+  valueName: "CMD",
+} as const;
+
+async function hasLocalCdkCli(appDir: string): Promise<boolean> {
+  for (let dir = resolve(appDir);; dir = dirname(dir)) {
+    try {
+      await Deno.stat(join(dir, "node_modules", ".bin", "cdk"));
+      return true;
+    } catch {
+      // keep looking upwards, like npx does
+    }
+    if (dirname(dir) === dir) return false;
+  }
+}
+
+/**
+ * {@linkcode synthesize}, with a hint when the default command (`npx --no-install cdk`) fails and
+ * no `node_modules/.bin/cdk` exists in the app directory or above: the project's own CDK CLI is
+ * not installed (a build command or `preDeploy` hook such as `npm ci` must install it).
+ */
+export async function synthesizeApp(
+  appDir: string,
+  options: SynthOptions & { cdkCommand: readonly string[] },
+): Promise<CloudAssembly> {
+  try {
+    return await synthesize(appDir, options);
+  } catch (e) {
+    if (
+      e instanceof AphexError && e.exitCode === ExitCode.Failed &&
+      options.cdkCommand.join(" ") === DEFAULT_CDK_COMMAND.join(" ") &&
+      !(await hasLocalCdkCli(appDir))
+    ) {
+      throw new AphexError(
+        `${e.message}\nhint: the project's CDK CLI is not installed (no node_modules/.bin/cdk in ` +
+          `${appDir} or above); install the CDK app's dependencies first, e.g. with a preDeploy ` +
+          `hook \`npm ci --prefix <app dir>\` (aws-cdk must be a devDependency)`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+}
+
+/** Inputs of stages that may work on the workspace as it is (synth, preflight). */
+export interface WorkspaceInputs {
+  /** Absolute workspace directory. */
+  workspace: string;
+  /** Config file (absolute, or relative to the workspace). */
+  configFile: string;
+  /** Commit to check out first; unset: the workspace is used as it is. */
+  commitSha?: string;
+  /** Branch holding the commit. */
+  branch?: string;
+  /** Repository URL (default from `pipeline.github` of a readable config). */
+  repoUrl?: string;
+  /** Only this environment (`--env`, `APHEX_ENV`); unset: every environment. */
+  environment?: string;
+}
+
+/**
+ * Options of stages that check out only when a commit is given: `--workspace` (default the
+ * current directory), `--commit-sha` (optional), `--branch`, `--repo-url`, `--config`, `--env`.
+ */
+export const WORKSPACE_OPTIONS: Record<string, OptionSpec> = {
+  workspace: { ...STAGE_OPTIONS.workspace!, default: "." },
+  "commit-sha": {
+    ...STAGE_OPTIONS["commit-sha"]!,
+    description: "Commit to check out first (default: use the workspace as it is)",
+  },
+  branch: STAGE_OPTIONS.branch!,
+  "repo-url": STAGE_OPTIONS["repo-url"]!,
+  config: STAGE_OPTIONS.config!,
+  env: {
+    type: "string",
+    description: "Only this environment (default: every environment)",
+    env: "APHEX_ENV",
+    valueName: "NAME",
+  },
+};
+
+/** Resolves {@linkcode WorkspaceInputs} from parsed {@linkcode WORKSPACE_OPTIONS}. */
+export function resolveWorkspaceInputs(
+  values: OptionValues,
+  ctx: Pick<CommandContext, "cwd">,
+): WorkspaceInputs {
+  const inputs: WorkspaceInputs = {
+    workspace: resolve(ctx.cwd, str(values, "workspace") ?? "."),
+    configFile: str(values, "config") ?? "aphex-config.yaml",
+  };
+  const sha = str(values, "commit-sha");
+  if (sha) inputs.commitSha = validateCommitSha(sha);
+  const branch = str(values, "branch");
+  if (branch) inputs.branch = branch;
+  const repoUrl = str(values, "repo-url");
+  if (repoUrl) inputs.repoUrl = repoUrl;
+  const env = str(values, "env");
+  if (env) inputs.environment = env;
+  return inputs;
+}
+
+/** Checks out `inputs.commitSha` into the workspace when one is given. */
+export async function checkoutIfRequested(
+  inputs: WorkspaceInputs,
+  deps: {
+    env: Record<string, string | undefined>;
+    log: (line: string) => void;
+    git?: GitRunner;
+    allowFileUrls?: boolean;
+  },
+): Promise<void> {
+  if (!inputs.commitSha) return;
+  const repoUrl = await resolveRepoUrl({
+    workspace: inputs.workspace,
+    commitSha: inputs.commitSha,
+    configFile: inputs.configFile,
+    storeDir: "",
+    outputsDir: "",
+    ...(inputs.repoUrl ? { repoUrl: inputs.repoUrl } : {}),
+  });
+  await checkoutCommit({
+    workspace: inputs.workspace,
+    commitSha: inputs.commitSha,
+    ...(repoUrl ? { repoUrl } : {}),
+    ...(inputs.branch ? { branch: inputs.branch } : {}),
+    ...(deps.env[GITHUB_TOKEN_ENV] ? { token: deps.env[GITHUB_TOKEN_ENV] } : {}),
+    ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
+    ...(deps.git ? { git: deps.git } : {}),
+    env: deps.env,
+    log: deps.log,
+  });
+}
+
+/** Injected dependencies of {@linkcode runSynth}. */
+export interface SynthDeps {
+  /** Environment of the stage (the CDK CLI inherits it, minus the git token). */
+  env: Record<string, string | undefined>;
+  /** Log sink (redacted lines, stderr). */
+  log: (line: string) => void;
+  /** Command running the project's CDK CLI (default `npx --no-install cdk`). */
+  cdkCommand?: readonly string[];
+  /** Git runner (tests). */
+  git?: GitRunner;
+  /** Accept file:// repository URLs (tests only). */
+  allowFileUrls?: boolean;
+}
+
+/** One stack of a synthesized environment. */
+export interface SynthStack {
+  /** CloudFormation stack name. */
+  stackName: string;
+  /** CDK display name (what `cdk deploy` selects). */
+  displayName: string;
+  /** CDK app directory, relative to the workspace (`.` for the root). */
+  app: string;
+  /** CloudFormation names of the stacks it depends on. */
+  dependencies: string[];
+}
+
+/** Synth result of one environment. */
+export interface SynthEnvironment {
+  /** Environment name. */
+  name: string;
+  /** Account. */
+  account: string;
+  /** Region. */
+  region: string;
+  /** Stacks in configured (deploy) order; empty when `error` is set. */
+  stacks: SynthStack[];
+  /** What went wrong for this environment. */
+  error?: string;
+  /** `synth` when the CDK CLI failed, `config` when the configuration does not match the app. */
+  errorKind?: "synth" | "config";
+}
+
+/** What {@linkcode runSynth} did. */
+export interface SynthOutcome {
+  /** 0 ok, 1 a synth failed, 2 configuration mismatch. */
+  exitCode: number;
+  /** One entry per selected environment, in configured order. */
+  environments: SynthEnvironment[];
+}
+
+/**
+ * Synthesizes every selected environment (each CDK app once per account/region) and checks the
+ * configured stacks against the assemblies. Problems of one environment do not stop the others;
+ * they are all returned. An unknown `--env` or an invalid configuration throws (exit 2).
+ */
+export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promise<SynthOutcome> {
+  const redact = makeRedactor(secretValuesFromEnv(deps.env));
+  const log = (line: string) => deps.log(redact(line));
+  await checkoutIfRequested(inputs, { ...deps, log: (l) => log(`[synth] ${l}`) });
+  const config = await loadStageConfig(inputs);
+  const selected: EnvironmentConfig[] = inputs.environment
+    ? [selectEnvironment(config, inputs.environment)]
+    : config.environments;
+  const baseEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(deps.env)) if (v !== undefined) baseEnv[k] = v;
+  delete baseEnv[GITHUB_TOKEN_ENV];
+  const runner = createCdkRunner({ redact, log });
+  const cdkCommand = deps.cdkCommand ?? DEFAULT_CDK_COMMAND;
+  const assemblies = new Map<string, Promise<CloudAssembly>>();
+  const tempDirs: string[] = [];
+  const environments: SynthEnvironment[] = [];
+  try {
+    for (const env of selected) {
+      const result: SynthEnvironment = {
+        name: env.name,
+        account: env.account,
+        region: env.region,
+        stacks: [],
+      };
+      environments.push(result);
+      try {
+        const stacks: SynthStack[] = [];
+        const byName = new Map<string, SynthStack>();
+        for (const app of await locateCdkApps(inputs.workspace, env.stacks)) {
+          const key = JSON.stringify([app.appDir, env.account, env.region]);
+          let pending = assemblies.get(key);
+          if (!pending) {
+            const appName = relative(inputs.workspace, app.appDir) || ".";
+            log(`[synth] cdk synth of ${appName} for aws://${env.account}/${env.region}`);
+            pending = Deno.makeTempDir({ prefix: "aphex-synth-" }).then((outputDir) => {
+              tempDirs.push(outputDir);
+              return synthesizeApp(app.appDir, {
+                account: env.account,
+                region: env.region,
+                env: baseEnv,
+                outputDir,
+                runner,
+                cdkCommand,
+              });
+            });
+            assemblies.set(key, pending);
+          }
+          const assembly = await pending;
+          const chosen = selectStacks(assembly, app.stacks, {
+            expectEnvironment: { account: env.account, region: env.region },
+            context: `environment ${env.name}`,
+          });
+          app.stacks.forEach((name, i) => {
+            const s = chosen[i]!;
+            byName.set(name, {
+              stackName: s.stackName,
+              displayName: s.displayName,
+              app: relative(inputs.workspace, app.appDir) || ".",
+              dependencies: [...s.dependencies],
+            });
+          });
+        }
+        for (const s of env.stacks) stacks.push(byName.get(s.name)!);
+        result.stacks = stacks;
+      } catch (e) {
+        if (!(e instanceof AphexError)) throw e;
+        result.error = redact(e.message);
+        result.errorKind = e.exitCode === ExitCode.Usage ? "config" : "synth";
+        log(`[synth] environment ${env.name}: ${result.error}`);
+      }
+    }
+  } finally {
+    for (const dir of tempDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  const kinds = new Set(environments.map((e) => e.errorKind));
+  const exitCode = kinds.has("synth")
+    ? ExitCode.Failed
+    : kinds.has("config")
+    ? ExitCode.Usage
+    : ExitCode.Ok;
+  return { exitCode, environments };
+}
+
+/** Renders the stack list of each environment (what `aphex synth` prints on stdout). */
+export function formatSynthOutcome(outcome: SynthOutcome): string {
+  const lines: string[] = [];
+  for (const env of outcome.environments) {
+    lines.push(`${env.name} (aws://${env.account}/${env.region})`);
+    if (env.error) {
+      lines.push(`  ${env.errorKind === "synth" ? "synth failed" : "configuration mismatch"}`);
+      continue;
+    }
+    const width = Math.max(...env.stacks.map((s) => s.stackName.length));
+    for (const [i, s] of env.stacks.entries()) {
+      const extra = [
+        s.displayName !== s.stackName ? `[${s.displayName}]` : "",
+        `app ${s.app}`,
+        s.dependencies.length > 0 ? `depends on ${s.dependencies.join(", ")}` : "",
+      ].filter(Boolean).join("  ");
+      lines.push(`  ${i + 1}. ${s.stackName.padEnd(width)}  ${extra}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** `aphex synth`. */
+export const command: Command = {
+  spec: {
+    name: "synth",
+    summary: "Synthesize each environment's CDK apps and check the configured stacks and order",
+    description:
+      "Runs the project's own CDK CLI (cdk synth) with CDK_DEFAULT_ACCOUNT/CDK_DEFAULT_REGION " +
+      "from the configuration; needs no AWS credentials and deploys nothing. Prints the stacks " +
+      "of each environment in deploy order. Exit 1 when a synth fails, 2 when a configured stack " +
+      "is missing from the app or the order contradicts the stack dependencies.",
+    options: {
+      ...WORKSPACE_OPTIONS,
+      "cdk-command": CDK_COMMAND_OPTION,
+      json: { type: "boolean", description: "Print the environments and stacks as JSON" },
+    },
+  },
+  async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
+    const outcome = await runSynth(resolveWorkspaceInputs(values, ctx), {
+      env: ctx.env,
+      log: (line) => ctx.stderr(line + "\n"),
+      cdkCommand: parseCdkCommand(str(values, "cdk-command")),
+    });
+    if (values.json === true) ctx.stdout(JSON.stringify(outcome) + "\n");
+    else ctx.stdout(formatSynthOutcome(outcome));
+    return outcome.exitCode;
+  },
+};
+
+if (import.meta.main) await runMain(command);
