@@ -425,6 +425,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
           outputDir,
           runner,
           cdkCommand,
+          workspace: inputs.workspace,
         });
         const selected = selectStacks(assembly, app.stacks, {
           expectEnvironment: { account: target.account, region: target.region },

@@ -22,6 +22,7 @@ import {
 import { type AphexConfig, type EnvironmentConfig, findEnvironment } from "../models/config.ts";
 import { AphexError, ExitCode, usageError } from "../models/errors.ts";
 import {
+  type CdkRunner,
   type CloudAssembly,
   createCdkRunner,
   DEFAULT_CDK_COMMAND,
@@ -80,15 +81,73 @@ async function hasLocalCdkCli(appDir: string): Promise<boolean> {
   }
 }
 
+/** Lockfile → the package manager's install that never changes the lockfile, as argv. */
+const LOCKFILE_INSTALLS: readonly [string, string, readonly string[]][] = [
+  ["package-lock.json", "npm", ["ci", "--no-audit", "--no-fund"]],
+  ["npm-shrinkwrap.json", "npm", ["ci", "--no-audit", "--no-fund"]],
+  ["pnpm-lock.yaml", "pnpm", ["install", "--frozen-lockfile"]],
+  ["yarn.lock", "yarn", ["install", "--frozen-lockfile"]],
+];
+
 /**
- * {@linkcode synthesize}, with a hint when the default command (`npx --no-install cdk`) fails and
- * no `node_modules/.bin/cdk` exists in the app directory or above: the project's own CDK CLI is
- * not installed (a build command or `preDeploy` hook such as `npm ci` must install it).
+ * Every stage pod starts from a fresh checkout, so the CDK app's dependencies (its own CDK CLI
+ * among them) are not installed yet. When no `node_modules/.bin/cdk` is found from the app
+ * directory up to the workspace, the nearest lockfile's frozen install runs there (argv, through
+ * the stage's redacting runner). Returns what was run, or undefined when nothing was needed.
+ */
+export async function installCdkDependencies(
+  appDir: string,
+  options: { workspace: string; env: Record<string, string>; runner: CdkRunner },
+): Promise<string | undefined> {
+  if (await hasLocalCdkCli(appDir)) return undefined;
+  const top = resolve(options.workspace);
+  for (let dir = resolve(appDir);; dir = dirname(dir)) {
+    for (const [lockfile, bin, args] of LOCKFILE_INSTALLS) {
+      if (!(await exists(join(dir, lockfile)))) continue;
+      const result = await options.runner({
+        bin,
+        args: [...args],
+        cwd: dir,
+        env: options.env,
+        label: "install",
+      });
+      const what = `${bin} ${args.join(" ")} in ${dir}`;
+      if (result.exitCode !== 0) {
+        throw new AphexError(
+          `installing the CDK app's dependencies failed (${what}, exit ${result.exitCode})`,
+        );
+      }
+      return what;
+    }
+    if (dir === top || dirname(dir) === dir || !dir.startsWith(top)) return undefined;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * {@linkcode synthesize}, after installing the app's dependencies when a fresh checkout lacks them
+ * ({@linkcode installCdkDependencies}), with a hint when the default command
+ * (`npx --no-install cdk`) still finds no CDK CLI: `aws-cdk` must be a devDependency of the app.
  */
 export async function synthesizeApp(
   appDir: string,
-  options: SynthOptions & { cdkCommand: readonly string[] },
+  options: SynthOptions & { cdkCommand: readonly string[]; workspace?: string },
 ): Promise<CloudAssembly> {
+  if (options.workspace !== undefined && options.runner !== undefined) {
+    await installCdkDependencies(appDir, {
+      workspace: options.workspace,
+      env: options.env,
+      runner: options.runner,
+    });
+  }
   try {
     return await synthesize(appDir, options);
   } catch (e) {
@@ -99,8 +158,8 @@ export async function synthesizeApp(
     ) {
       throw new AphexError(
         `${e.message}\nhint: the project's CDK CLI is not installed (no node_modules/.bin/cdk in ` +
-          `${appDir} or above); install the CDK app's dependencies first, e.g. with a preDeploy ` +
-          `hook \`npm ci --prefix <app dir>\` (aws-cdk must be a devDependency)`,
+          `${appDir} or above, and no lockfile to install from); add aws-cdk as a devDependency of ` +
+          `the app and commit its lockfile, or install it with a preDeploy hook`,
         { cause: e },
       );
     }
@@ -295,6 +354,7 @@ export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promis
                 outputDir,
                 runner,
                 cdkCommand,
+                workspace: inputs.workspace,
               });
             });
             assemblies.set(key, pending);
