@@ -226,7 +226,7 @@ Deno.test("synth: a failing synth exits 1, an order against dependencies exits 2
     assert.equal(notInstalled.exitCode, 1);
     assert.match(
       notInstalled.environments[0]!.error!,
-      /\nhint: the project's CDK CLI is not installed \(no node_modules\/\.bin\/cdk in .*infra or above\)/,
+      /\nhint: the project's CDK CLI is not installed \(no node_modules\/\.bin\/cdk in .*infra or above, and no lockfile to install from\)/,
     );
 
     const unknown = captureContext(["synth", "--workspace", ws, "--env", "nope"], { env });
