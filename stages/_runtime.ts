@@ -10,7 +10,9 @@ import { str } from "../cli/_command.ts";
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from "../cli/_config_file.ts";
 import type { AphexConfig } from "../models/config.ts";
 import { usageError } from "../models/errors.ts";
-import { validateCommitSha } from "./_checkout.ts";
+import { checkoutCommit, type GitRunner, validateCommitSha } from "./_checkout.ts";
+import type { ArtifactStore } from "./_artifacts.ts";
+import type { AwsClientOptions } from "./_aws.ts";
 import { openArtifactStore } from "./_artifacts.ts";
 import type { StageBodyOutcome } from "./_stage_record.ts";
 
@@ -256,4 +258,47 @@ export async function withStageRecording<T>(
     store.close();
   }
   return result as T;
+}
+
+/** Dependencies of every stage that works on a checkout (tests inject them). */
+export interface StageDeps {
+  /** Environment of the stage (user commands inherit it, minus the GitHub token). */
+  env: Record<string, string | undefined>;
+  /** Log sink (one line per call, no trailing newline). */
+  log: (line: string) => void;
+  /** Artifact store to use instead of opening one from the inputs/config. */
+  store?: ArtifactStore;
+  /** S3 client settings when the store is opened by the stage. */
+  aws?: AwsClientOptions;
+  /** Git runner (tests). */
+  git?: GitRunner;
+  /** Accept file:// repository URLs (tests only). */
+  allowFileUrls?: boolean;
+  /** Aborts the running work (SIGTERM/SIGINT); the reason names the signal. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Checks out the stage's commit into the workspace (repository URL from the inputs or the config,
+ * the token from {@linkcode GITHUB_TOKEN_ENV}) and loads the configuration of that commit.
+ * `deps.log` receives git's progress lines.
+ */
+export async function checkoutStage(
+  inputs: StageInputs,
+  deps: Pick<StageDeps, "env" | "log" | "git" | "allowFileUrls">,
+): Promise<AphexConfig> {
+  const repoUrl = await resolveRepoUrl(inputs);
+  const token = deps.env[GITHUB_TOKEN_ENV];
+  await checkoutCommit({
+    workspace: inputs.workspace,
+    commitSha: inputs.commitSha,
+    ...(repoUrl ? { repoUrl } : {}),
+    ...(inputs.branch ? { branch: inputs.branch } : {}),
+    ...(token ? { token } : {}),
+    ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
+    ...(deps.git ? { git: deps.git } : {}),
+    env: deps.env,
+    log: deps.log,
+  });
+  return await loadStageConfig(inputs);
 }

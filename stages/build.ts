@@ -27,8 +27,6 @@ import {
   openArtifactStore,
   type S3StoreOptions,
 } from "./_artifacts.ts";
-import type { AwsClientOptions } from "./_aws.ts";
-import { checkoutCommit, type GitRunner } from "./_checkout.ts";
 import {
   type CommandOutcome,
   makeRedactor,
@@ -38,12 +36,12 @@ import {
 } from "./_exec.ts";
 import { sha256File } from "./_hash.ts";
 import {
+  checkoutStage,
   GITHUB_TOKEN_ENV,
-  loadStageConfig,
   resolveBucket,
-  resolveRepoUrl,
   resolveStageInputs,
   STAGE_OPTIONS,
+  type StageDeps,
   type StageInputs,
   withStageRecording,
   withTerminationSignal,
@@ -57,23 +55,9 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 60 * 60 * 1000;
 const WITHHELD_FROM_COMMANDS = [GITHUB_TOKEN_ENV];
 
 /** Injected dependencies of {@linkcode runBuild}. */
-export interface BuildDeps {
-  /** Environment of the stage (build commands inherit it, minus the git token). */
-  env: Record<string, string | undefined>;
-  /** Log sink (one line per call, no trailing newline). */
-  log: (line: string) => void;
-  /** Artifact store to use instead of opening one from the inputs/config. */
-  store?: ArtifactStore;
-  /** S3 client settings when the store is opened here. */
-  aws?: AwsClientOptions;
+export interface BuildDeps extends StageDeps {
   /** Multipart settings. */
   s3?: S3StoreOptions;
-  /** Git runner (tests). */
-  git?: GitRunner;
-  /** Accept file:// repository URLs (tests only). */
-  allowFileUrls?: boolean;
-  /** Aborts the running command (SIGTERM/SIGINT); the reason names the signal. */
-  signal?: AbortSignal;
   /** Per-command timeout in milliseconds (default 1 hour). */
   commandTimeoutMs?: number;
   /** Artifacts uploaded at the same time (default 2). */
@@ -217,19 +201,11 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
   try {
     // 1. checkout
     let t = performance.now();
-    await checkoutCommit({
-      workspace: inputs.workspace,
-      commitSha: sha,
-      ...(await resolveRepoUrl(inputs).then((u) => (u ? { repoUrl: u } : {}))),
-      ...(inputs.branch ? { branch: inputs.branch } : {}),
-      ...(deps.env[GITHUB_TOKEN_ENV] ? { token: deps.env[GITHUB_TOKEN_ENV] } : {}),
-      ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
-      ...(deps.git ? { git: deps.git } : {}),
-      env: deps.env,
+    const config: AphexConfig = await checkoutStage(inputs, {
+      ...deps,
       log: (line) => log(`[build] ${line}`),
     });
     timings.checkoutMs = performance.now() - t;
-    const config: AphexConfig = await loadStageConfig(inputs);
     const artifactsDir = resolve(inputs.workspace, config.build.artifacts);
     const inside = relative(inputs.workspace, artifactsDir);
     if (inside.startsWith("..") || isAbsolute(inside)) {

@@ -37,7 +37,6 @@ import {
   outputsKey,
   readBuildMetadata,
 } from "./_artifacts.ts";
-import type { AwsClientOptions } from "./_aws.ts";
 import {
   type AssemblyStack,
   type CloudAssembly,
@@ -55,7 +54,6 @@ import {
   type RetryOptions,
   type StackDiagnosis,
 } from "./_cfn.ts";
-import { checkoutCommit, type GitRunner } from "./_checkout.ts";
 import {
   type AwsCredentials,
   type DeployCredentials,
@@ -66,12 +64,12 @@ import { makeRedactor, type Redactor, runShellCommand, secretValuesFromEnv } fro
 import { sha256Stream } from "./_hash.ts";
 import { CDK_COMMAND_OPTION, parseCdkCommand, selectEnvironment, synthesizeApp } from "./synth.ts";
 import {
+  checkoutStage,
   GITHUB_TOKEN_ENV,
-  loadStageConfig,
   resolveBucket,
-  resolveRepoUrl,
   resolveStageInputs,
   STAGE_OPTIONS,
+  type StageDeps,
   type StageInputs,
   withStageRecording,
   withTerminationSignal,
@@ -110,21 +108,7 @@ export const createCloudFormationClient: CloudFormationFactory = ({ region, cred
 };
 
 /** Injected dependencies of {@linkcode runDeploy}. */
-export interface DeployDeps {
-  /** Environment of the stage (hooks and the CDK CLI inherit it, minus the git token). */
-  env: Record<string, string | undefined>;
-  /** Log sink (one redacted line per call). */
-  log: (line: string) => void;
-  /** Artifact store to use instead of opening one from the inputs/config. */
-  store?: ArtifactStore;
-  /** S3 client settings when the store is opened here. */
-  aws?: AwsClientOptions;
-  /** Git runner (tests). */
-  git?: GitRunner;
-  /** Accept file:// repository URLs (tests only). */
-  allowFileUrls?: boolean;
-  /** Aborts hooks and stops before the next stack (SIGTERM/SIGINT). */
-  signal?: AbortSignal;
+export interface DeployDeps extends StageDeps {
   /** Timeout of one hook command in ms (default 1 hour). */
   hookTimeoutMs?: number;
   /** STS client factory (default: bounded clients on the default chain). */
@@ -340,18 +324,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
 
   try {
     // 1. checkout and configuration
-    await checkoutCommit({
-      workspace: inputs.workspace,
-      commitSha: sha,
-      ...(await resolveRepoUrl(inputs).then((u) => (u ? { repoUrl: u } : {}))),
-      ...(inputs.branch ? { branch: inputs.branch } : {}),
-      ...(deps.env[GITHUB_TOKEN_ENV] ? { token: deps.env[GITHUB_TOKEN_ENV] } : {}),
-      ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
-      ...(deps.git ? { git: deps.git } : {}),
-      env: deps.env,
-      log: (line) => log(`[deploy] ${line}`),
-    });
-    const config = await loadStageConfig(inputs);
+    const config = await checkoutStage(inputs, { ...deps, log: (line) => log(`[deploy] ${line}`) });
     const target = selectEnvironment(config, inputs.environment);
     outcome.environment = target.name;
     outcome.notDeployed = target.stacks.map((s) => s.name);

@@ -50,8 +50,6 @@ import {
   type S3StoreOptions,
   validateKey,
 } from "./_artifacts.ts";
-import type { AwsClientOptions } from "./_aws.ts";
-import { checkoutCommit, type GitRunner } from "./_checkout.ts";
 import {
   type CommandOutcome,
   makeRedactor,
@@ -60,12 +58,12 @@ import {
   secretValuesFromEnv,
 } from "./_exec.ts";
 import {
+  checkoutStage,
   GITHUB_TOKEN_ENV,
-  loadStageConfig,
   resolveBucket,
-  resolveRepoUrl,
   resolveStageInputs,
   STAGE_OPTIONS,
+  type StageDeps,
   type StageInputs,
   withStageRecording,
   withTerminationSignal,
@@ -211,23 +209,9 @@ export interface TestInputs extends StageInputs {
 }
 
 /** Injected dependencies of {@linkcode runTests}. */
-export interface TestDeps {
-  /** Environment of the stage (test commands inherit it, minus the git token). */
-  env: Record<string, string | undefined>;
-  /** Log sink (one line per call, no trailing newline). */
-  log: (line: string) => void;
-  /** Artifact store to use instead of opening one from the inputs/config. */
-  store?: ArtifactStore;
-  /** S3 client settings when the store is opened here. */
-  aws?: AwsClientOptions;
+export interface TestDeps extends StageDeps {
   /** Multipart settings. */
   s3?: S3StoreOptions;
-  /** Git runner (tests). */
-  git?: GitRunner;
-  /** Accept file:// repository URLs (tests only). */
-  allowFileUrls?: boolean;
-  /** Aborts the running command (SIGTERM/SIGINT); later commands are not started. */
-  signal?: AbortSignal;
   /** Per-command timeout in milliseconds (default 1 hour). */
   commandTimeoutMs?: number;
 }
@@ -822,18 +806,7 @@ export async function runTests(inputs: TestInputs, deps: TestDeps): Promise<Test
   const ownStore = store === undefined;
   const tmpDir = await Deno.makeTempDir({ prefix: "aphex-test-" });
   try {
-    await checkoutCommit({
-      workspace: inputs.workspace,
-      commitSha: sha,
-      ...(await resolveRepoUrl(inputs).then((u) => (u ? { repoUrl: u } : {}))),
-      ...(inputs.branch ? { branch: inputs.branch } : {}),
-      ...(deps.env[GITHUB_TOKEN_ENV] ? { token: deps.env[GITHUB_TOKEN_ENV] } : {}),
-      ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
-      ...(deps.git ? { git: deps.git } : {}),
-      env: deps.env,
-      log: (line) => log(`[test] ${line}`),
-    });
-    const config = await loadStageConfig(inputs);
+    const config = await checkoutStage(inputs, { ...deps, log: (line) => log(`[test] ${line}`) });
     const environment = selectEnvironment(config, inputs.environment);
     const envName = environment.name;
     const bucket = resolveBucket(inputs, config);
