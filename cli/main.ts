@@ -58,6 +58,14 @@ export const COMMANDS: Record<string, Entry> = {
     summary: "Verify and parse a GitHub webhook; print the event and deploy/validate/ignore",
     load: () => import("./event.ts"),
   },
+  "pipeline-update": {
+    summary: "Deploy the pipeline stack, apply the pipeline's own manifests, resubmit on change",
+    load: () => import("../stages/pipeline_update.ts"),
+  },
+  apply: {
+    summary: "Bootstrap: apply the generated manifests to the cluster and print next steps",
+    load: () => import("./apply.ts"),
+  },
   report: {
     summary: "Record the run, write CloudWatch logs/metrics, notify, set GitHub commit statuses",
     load: () => import("../stages/report.ts"),
