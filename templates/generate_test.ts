@@ -9,7 +9,7 @@ import { generateManifests, MAX_MANIFEST_BYTES } from "./generate.ts";
 import { buildTopology, pipelineSteps, topologyHash } from "./topology.ts";
 import { buildValidateWorkflowTemplate, buildWorkflowTemplate } from "./workflow_template.ts";
 import { TOPOLOGY_HASH_ANNOTATION } from "./_common.ts";
-import type { Manifest } from "./types.ts";
+import type { DagTask, Manifest } from "./types.ts";
 
 const TABLE = configTable();
 
@@ -68,11 +68,21 @@ Deno.test("no {{…}} in any command, argument or script, no script templates, n
 
 Deno.test("the DAG is build → pipeline-update → per env [approve] → deploy → [test], each after the previous", () => {
   const wt = buildWorkflowTemplate(TABLE["three-envs-approval-hooks"]!);
-  const dag = wt.spec.templates.find((t) => t.name === wt.spec.entrypoint)!.dag!;
-  assert.deepEqual(dag.tasks.map((t) => [t.name, t.template, t.depends ?? null]), [
+  const dagOf = (name: string) => wt.spec.templates.find((t) => t.name === name)!.dag!;
+  const row = (t: DagTask) => [t.name, t.template, t.depends ?? null];
+  assert.deepEqual(dagOf(wt.spec.entrypoint).tasks.map(row), [
     ["build", "build", null],
     ["pipeline-update", "pipeline-update", "build"],
-    ["deploy-dev", "deploy", "pipeline-update"],
+    ["environments", "environments", "pipeline-update"],
+  ]);
+  // A run superseded by its self-update skips every environment with one condition.
+  const environments = dagOf(wt.spec.entrypoint).tasks[2]!;
+  assert.equal(
+    environments.when,
+    "{{tasks.pipeline-update.outputs.parameters.superseded}} != true",
+  );
+  assert.deepEqual(dagOf("environments").tasks.map(row), [
+    ["deploy-dev", "deploy", null],
     ["test-dev", "test", "deploy-dev"],
     ["deploy-staging", "deploy", "test-dev"],
     ["test-staging", "test", "deploy-staging"],
@@ -82,8 +92,27 @@ Deno.test("the DAG is build → pipeline-update → per env [approve] → deploy
   ]);
   assert.deepEqual(
     wt.spec.templates.map((t) => t.name),
-    ["pipeline", "build", "pipeline-update", "approval", "deploy", "test", "report"],
+    [
+      "pipeline",
+      "environments",
+      "build",
+      "pipeline-update",
+      "approval",
+      "deploy",
+      "test",
+      "report",
+    ],
   );
+  const update = wt.spec.templates.find((t) => t.name === "pipeline-update")!;
+  assert.deepEqual(update.outputs, {
+    parameters: [{
+      name: "superseded",
+      valueFrom: { path: "/tmp/aphex/outputs/superseded", default: "false" },
+    }],
+  });
+  const env = Object.fromEntries(update.container!.env!.map((e) => [e.name, e.value]));
+  assert.equal(env.APHEX_OUTPUTS_DIR, "/tmp/aphex/outputs");
+  assert.equal(env.APHEX_TOPOLOGY_HASH, wt.metadata.annotations![TOPOLOGY_HASH_ANNOTATION]);
   const noTests = buildWorkflowTemplate(TABLE["no-tests"]!);
   const names = noTests.spec.templates.map((t) => t.name);
   assert.ok(!names.includes("test") && !names.includes("approval"), names.join(","));

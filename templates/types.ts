@@ -87,6 +87,16 @@ export interface DagTask {
   depends?: string;
   /** Arguments for the template. */
   arguments?: { parameters: Parameter[] };
+  /** Condition (Argo expression); the task is skipped when false. */
+  when?: string;
+}
+
+/** An output parameter read from a file the step wrote. */
+export interface OutputParameter {
+  /** Name. */
+  name: string;
+  /** Where the value comes from, and its value when the file is missing. */
+  valueFrom: { path: string; default: string };
 }
 
 /** Argo retry strategy. */
@@ -103,6 +113,8 @@ export interface Template {
   name: string;
   /** Inputs. */
   inputs?: { parameters: Parameter[] };
+  /** Outputs. */
+  outputs?: { parameters: OutputParameter[] };
   /** DAG body. */
   dag?: { tasks: DagTask[] };
   /** Suspend body (manual approval). */

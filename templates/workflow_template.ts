@@ -36,6 +36,10 @@ export const COMMIT_SHA_PARAMETER = "commit-sha";
 export const REF_PARAMETER = "ref";
 /** Workflow parameter listing the environments in order (only when commit statuses are set). */
 export const ENVIRONMENTS_PARAMETER = "environments";
+/** Where stages write their Argo output-parameter files (`APHEX_OUTPUTS_DIR` in every pod). */
+export const STAGE_OUTPUTS_DIR = "/tmp/aphex/outputs";
+/** Output parameter of `pipeline-update`: "true" when this run was superseded by a resubmitted one. */
+export const SUPERSEDED_PARAMETER = "superseded";
 /** Mount path of the per-pod workspace volume. */
 export const WORKSPACE_PATH = "/workspace";
 
@@ -63,6 +67,7 @@ function stageEnv(topology: Topology, extra: EnvVar[], withToken: boolean): EnvV
     { name: "APHEX_BRANCH", value: `{{workflow.parameters.${REF_PARAMETER}}}` },
     { name: "APHEX_WORKFLOW_NAME", value: "{{workflow.name}}" },
     { name: "APHEX_WORKSPACE", value: WORKSPACE_PATH },
+    { name: "APHEX_OUTPUTS_DIR", value: STAGE_OUTPUTS_DIR },
   ];
   if (topology.repoUrl !== null) env.push({ name: "APHEX_REPO_URL", value: topology.repoUrl });
   if (topology.artifactBucket !== null) {
@@ -202,18 +207,44 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
   const names = objectNames(config);
   const steps = pipelineSteps(topology);
   const kinds = new Set(steps.map((s) => s.kind));
-  const tasks = steps.map(dagTask);
+  // build → pipeline-update → environments. The per-environment steps live in one nested DAG
+  // behind a single `when`: a run superseded by its own self-update (a resubmitted Workflow carries
+  // on with the new topology) skips them all, at a constant cost in template size.
+  const [build, update, ...perEnvironment] = steps.map(dagTask);
+  const tasks: DagTask[] = [
+    build!,
+    update!,
+    {
+      name: "environments",
+      template: "environments",
+      depends: update!.name,
+      when: `{{tasks.${update!.name}.outputs.parameters.${SUPERSEDED_PARAMETER}}} != true`,
+    },
+  ];
+  const first = perEnvironment[0];
+  if (first) delete first.depends;
   // Pending commit statuses as soon as the run starts, beside the build.
   if (setsCommitStatuses(config)) tasks.unshift({ name: "report-start", template: "report-start" });
-  const templates: Template[] = [{ name: "pipeline", dag: { tasks } }];
+  const templates: Template[] = [
+    { name: "pipeline", dag: { tasks } },
+    { name: "environments", dag: { tasks: perEnvironment } },
+  ];
   templates.push(
     stageTemplate(topology, "build", "build", { deadline: STAGE_DEADLINE_SECONDS.build }),
   );
-  templates.push(
-    stageTemplate(topology, "pipeline-update", "pipeline-update", {
+  templates.push({
+    ...stageTemplate(topology, "pipeline-update", "pipeline-update", {
       deadline: STAGE_DEADLINE_SECONDS["pipeline-update"],
+      // The hash of this template, so the stage knows which topology the run started with.
+      extraEnv: [{ name: "APHEX_TOPOLOGY_HASH", value: hashTopology(topology) }],
     }),
-  );
+    outputs: {
+      parameters: [{
+        name: SUPERSEDED_PARAMETER,
+        valueFrom: { path: `${STAGE_OUTPUTS_DIR}/${SUPERSEDED_PARAMETER}`, default: "false" },
+      }],
+    },
+  });
   if (kinds.has("approval")) {
     templates.push({ name: "approval", suspend: {} });
   }
