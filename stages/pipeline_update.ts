@@ -75,6 +75,7 @@ import {
   STAGE_OPTIONS,
   type StageDeps,
   type StageInputs,
+  withStageRecording,
   withTerminationSignal,
   writeOutputs,
 } from "./_runtime.ts";
@@ -610,30 +611,44 @@ export const command: Command = {
     const hash = str(values, "topology-hash");
     if (hash) inputs.runningTopologyHash = hash;
     const kubeconfig = str(values, "kubeconfig");
-    const outcome = await withTerminationSignal(() =>
-      runPipelineUpdate(inputs, {
-        env: ctx.env,
-        cwd: ctx.cwd,
-        log: (line) => ctx.stderr(line + "\n"),
-        out: (text) => {
-          if (!json) ctx.stdout(text);
+    const work = () =>
+      withTerminationSignal(() =>
+        runPipelineUpdate(inputs, {
+          env: ctx.env,
+          cwd: ctx.cwd,
+          log: (line) => ctx.stderr(line + "\n"),
+          out: (text) => {
+            if (!json) ctx.stdout(text);
+          },
+          ...(kubeconfig ? { kubeconfig } : {}),
+        }).catch(async (e) => {
+          if (!dryRun) {
+            await writeOutputs(inputs.outputsDir, {
+              parameters: {
+                superseded: "false",
+                "superseded-by": "",
+                "topology-hash": "",
+                changed: "0",
+              },
+              result: { failure: e instanceof Error ? e.message : String(e) },
+            }).catch(() => {});
+          }
+          throw e;
+        })
+      );
+    // Dry runs (laptops) are not pipeline runs: nothing to record.
+    const outcome = dryRun || inputs.commitSha === undefined
+      ? await work()
+      : await withStageRecording(
+        { ...inputs, commitSha: inputs.commitSha },
+        {
+          stage: "pipeline-update",
+          env: ctx.env,
+          warn: (message) => ctx.stderr(`warning: ${message}\n`),
+          describe: (o) => ({ exitCode: o.exitCode }),
+          body: work,
         },
-        ...(kubeconfig ? { kubeconfig } : {}),
-      }).catch(async (e) => {
-        if (!dryRun) {
-          await writeOutputs(inputs.outputsDir, {
-            parameters: {
-              superseded: "false",
-              "superseded-by": "",
-              "topology-hash": "",
-              changed: "0",
-            },
-            result: { failure: e instanceof Error ? e.message : String(e) },
-          }).catch(() => {});
-        }
-        throw e;
-      })
-    );
+      );
     if (!dryRun) await writePipelineUpdateOutputs(inputs.outputsDir, outcome);
     if (json) ctx.stdout(JSON.stringify(summary(outcome)) + "\n");
     else if (outcome.superseded) ctx.stdout(`superseded by ${outcome.supersededBy}\n`);
