@@ -74,6 +74,10 @@ export const COMMANDS: Record<string, Entry> = {
     summary: "List recent pipeline runs: commit, status, duration, failed stage",
     load: () => import("./history.ts"),
   },
+  run: {
+    summary: "Run the pipeline on the local checkout (--local): build, synth/diff, deploy, tests",
+    load: () => import("../stages/run_local.ts"),
+  },
 };
 
 /** Renders `aphex --help`. */

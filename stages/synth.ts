@@ -268,6 +268,25 @@ export interface SynthDeps {
   git?: GitRunner;
   /** Accept file:// repository URLs (tests only). */
   allowFileUrls?: boolean;
+  /**
+   * Assemblies shared across calls (`aphex run --local` synthesizes one environment per call):
+   * an app already synthesized for the same account/region is reused. With a cache the caller
+   * removes `cache.dirs` when done; without one they are removed before returning.
+   */
+  cache?: SynthCache;
+}
+
+/** Cloud assemblies shared across {@linkcode runSynth} calls, keyed by {@linkcode synthCacheKey}. */
+export interface SynthCache {
+  /** Assembly (being) synthesized per app/account/region. */
+  assemblies: Map<string, Promise<CloudAssembly>>;
+  /** Assembly directories to remove when the cache is discarded. */
+  dirs: string[];
+}
+
+/** Cache key of the assembly of `appDir` (absolute) synthesized for `account`/`region`. */
+export function synthCacheKey(appDir: string, account: string, region: string): string {
+  return JSON.stringify([appDir, account, region]);
 }
 
 /** One stack of a synthesized environment. */
@@ -324,8 +343,8 @@ export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promis
   delete baseEnv[GITHUB_TOKEN_ENV];
   const runner = createCdkRunner({ redact, log });
   const cdkCommand = deps.cdkCommand ?? DEFAULT_CDK_COMMAND;
-  const assemblies = new Map<string, Promise<CloudAssembly>>();
-  const tempDirs: string[] = [];
+  const assemblies = deps.cache?.assemblies ?? new Map<string, Promise<CloudAssembly>>();
+  const tempDirs: string[] = deps.cache?.dirs ?? [];
   const environments: SynthEnvironment[] = [];
   try {
     for (const env of selected) {
@@ -340,7 +359,7 @@ export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promis
         const stacks: SynthStack[] = [];
         const byName = new Map<string, SynthStack>();
         for (const app of await locateCdkApps(inputs.workspace, env.stacks)) {
-          const key = JSON.stringify([app.appDir, env.account, env.region]);
+          const key = synthCacheKey(app.appDir, env.account, env.region);
           let pending = assemblies.get(key);
           if (!pending) {
             const appName = relative(inputs.workspace, app.appDir) || ".";
@@ -384,7 +403,9 @@ export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promis
       }
     }
   } finally {
-    for (const dir of tempDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (!deps.cache) {
+      for (const dir of tempDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   }
   const kinds = new Set(environments.map((e) => e.errorKind));
   const exitCode = kinds.has("synth")
