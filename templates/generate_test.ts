@@ -295,3 +295,22 @@ Deno.test("fuzz: hostile commands, hooks and test commands never change a genera
     { numRuns: 200 },
   );
 });
+
+Deno.test("PR validation: one shared workspace volume, no AWS bucket, no token, preflight skips AWS", () => {
+  const wt = buildValidateWorkflowTemplate(TABLE["pull-requests-forks"]!);
+  assert.equal(wt.spec.volumes, undefined, "no per-pod emptyDir: the steps share one volume");
+  assert.deepEqual(
+    wt.spec.volumeClaimTemplates?.map((v) => [v.metadata.name, v.spec.accessModes]),
+    [
+      ["workspace", ["ReadWriteOnce"]],
+    ],
+  );
+  for (const stage of ["preflight", "build", "synth"]) {
+    const t = wt.spec.templates.find((x) => x.name === stage)!;
+    const env = Object.fromEntries(t.container!.env!.map((e) => [e.name, e.value ?? e.valueFrom]));
+    assert.equal(env.APHEX_ARTIFACT_BUCKET, undefined, `${stage}: no bucket`);
+    assert.equal(env.APHEX_GITHUB_TOKEN, undefined, `${stage}: no token`);
+    assert.deepEqual(t.container!.volumeMounts, [{ name: "workspace", mountPath: "/workspace" }]);
+    assert.equal(env.APHEX_SKIP_AWS, stage === "preflight" ? "true" : undefined, stage);
+  }
+});

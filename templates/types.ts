@@ -151,6 +151,13 @@ export interface WorkflowTemplateSpec {
   };
   /** Pod-level volumes. */
   volumes?: { name: string; emptyDir: Record<string, never> }[];
+  /** Volumes created once per Workflow and shared by its steps (deleted with the Workflow). */
+  volumeClaimTemplates?: {
+    apiVersion: "v1";
+    kind: "PersistentVolumeClaim";
+    metadata: { name: string };
+    spec: { accessModes: string[]; resources: { requests: { storage: string } } };
+  }[];
   /** Templates. */
   templates: Template[];
 }

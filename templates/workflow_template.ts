@@ -43,6 +43,9 @@ export const SUPERSEDED_PARAMETER = "superseded";
 /** Mount path of the per-pod workspace volume. */
 export const WORKSPACE_PATH = "/workspace";
 
+/** Size of the workspace volume a pull-request validation run shares between its steps. */
+export const VALIDATION_WORKSPACE_SIZE = "10Gi";
+
 /** Pod deadline of each stage kind, in seconds. */
 export const STAGE_DEADLINE_SECONDS: Readonly<
   Record<Exclude<StepKind, "approval"> | "report" | "preflight" | "synth", number>
@@ -61,7 +64,11 @@ export const WORKFLOW_DEADLINE_SECONDS = 3 * 24 * 3600;
 /** Retry limit for infrastructure errors (pod deleted, node lost), emitted as a string. */
 export const RETRY_LIMIT = "2";
 
-function stageEnv(topology: Topology, extra: EnvVar[], withToken: boolean): EnvVar[] {
+function stageEnv(
+  topology: Topology,
+  extra: EnvVar[],
+  options: { withToken: boolean; withBucket: boolean },
+): EnvVar[] {
   const env: EnvVar[] = [
     { name: "APHEX_COMMIT_SHA", value: `{{workflow.parameters.${COMMIT_SHA_PARAMETER}}}` },
     { name: "APHEX_BRANCH", value: `{{workflow.parameters.${REF_PARAMETER}}}` },
@@ -70,10 +77,10 @@ function stageEnv(topology: Topology, extra: EnvVar[], withToken: boolean): EnvV
     { name: "APHEX_OUTPUTS_DIR", value: STAGE_OUTPUTS_DIR },
   ];
   if (topology.repoUrl !== null) env.push({ name: "APHEX_REPO_URL", value: topology.repoUrl });
-  if (topology.artifactBucket !== null) {
+  if (topology.artifactBucket !== null && options.withBucket) {
     env.push({ name: "APHEX_ARTIFACT_BUCKET", value: topology.artifactBucket });
   }
-  if (topology.apiToken !== null && withToken) {
+  if (topology.apiToken !== null && options.withToken) {
     env.push({
       name: "APHEX_GITHUB_TOKEN",
       valueFrom: {
@@ -89,7 +96,13 @@ function stageTemplate(
   topology: Topology,
   name: string,
   stage: string,
-  options: { withEnv?: boolean; extraEnv?: EnvVar[]; deadline: number; withToken?: boolean },
+  options: {
+    withEnv?: boolean;
+    extraEnv?: EnvVar[];
+    deadline: number;
+    withToken?: boolean;
+    withBucket?: boolean;
+  },
 ): Template {
   const extra: EnvVar[] = [];
   if (options.withEnv) extra.push({ name: "APHEX_ENV", value: "{{inputs.parameters.env}}" });
@@ -103,7 +116,10 @@ function stageTemplate(
       imagePullPolicy: "IfNotPresent",
       command: ["aphex"],
       args: [stage],
-      env: stageEnv(topology, extra, options.withToken ?? true),
+      env: stageEnv(topology, extra, {
+        withToken: options.withToken ?? true,
+        withBucket: options.withBucket ?? true,
+      }),
       volumeMounts: [{ name: "workspace", mountPath: WORKSPACE_PATH }],
     },
     activeDeadlineSeconds: String(options.deadline),
@@ -194,6 +210,27 @@ function sharedSpec() {
     ttlStrategy: { secondsAfterSuccess: 3 * 24 * 3600, secondsAfterFailure: 7 * 24 * 3600 },
     podGC: { strategy: "OnPodSuccess" as const },
     volumes: [{ name: "workspace", emptyDir: {} as Record<string, never> }],
+  };
+}
+
+/**
+ * Like {@linkcode sharedSpec}, but the workspace is one volume for the whole run: preflight,
+ * build and synth work on the same checkout in turn (synth sees the build's output and installed
+ * dependencies; the checkout is skipped when the workspace is already at the commit).
+ */
+function validationSpec() {
+  const { volumes: _perPod, ...rest } = sharedSpec();
+  return {
+    ...rest,
+    volumeClaimTemplates: [{
+      apiVersion: "v1" as const,
+      kind: "PersistentVolumeClaim" as const,
+      metadata: { name: "workspace" },
+      spec: {
+        accessModes: ["ReadWriteOnce"],
+        resources: { requests: { storage: VALIDATION_WORKSPACE_SIZE } },
+      },
+    }],
   };
 }
 
@@ -334,13 +371,19 @@ export function buildValidateWorkflowTemplate(config: AphexConfig): WorkflowTemp
       onExit: "report",
       serviceAccountName: names.validateServiceAccount,
       arguments: { parameters: workflowParameters() },
-      ...sharedSpec(),
+      ...validationSpec(),
       templates: [
         { name: "validate", dag: { tasks } },
         ...order.map((stage) =>
           stageTemplate(topology, stage, stage, {
             deadline: STAGE_DEADLINE_SECONDS[stage],
+            // Pull-request code runs here: no GitHub token, and no AWS access (so no bucket: the
+            // build's store stays in the shared workspace, where synth finds its output).
             withToken: false,
+            withBucket: false,
+            ...(stage === "preflight"
+              ? { extraEnv: [{ name: "APHEX_SKIP_AWS", value: "true" }] }
+              : {}),
           })
         ),
         reportTemplate(topology, config, { pullRequest: true }),
