@@ -121,7 +121,10 @@ export function parseCommandArgs(
       allowPositionals: (spec.positionals?.length ?? 0) > 0,
     });
   } catch (e) {
-    const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    const message = (e instanceof Error ? e.message.split("\n")[0]! : String(e)).replace(
+      /\.+$/,
+      "",
+    );
     throw usageError(`aphex ${spec.name}: ${message}. See 'aphex ${spec.name} --help'.`);
   }
   const values: OptionValues = {};

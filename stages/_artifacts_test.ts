@@ -48,12 +48,15 @@ Deno.test("keys: traversal and odd segments rejected (property)", () => {
   assert.equal(validateKey(`${SHA}/artifacts/dïr/文件 1.txt`), `${SHA}/artifacts/dïr/文件 1.txt`);
   fc.assert(fc.property(fc.array(fc.string(), { minLength: 1, maxLength: 5 }), (segments) => {
     const key = segments.join("/");
+    let accepted = true;
     try {
       validateKey(key);
-      assert.ok(!segments.some((s) => s === "" || s === "." || s === ".."));
-    } catch {
-      // rejected keys are fine; accepted ones were checked above
+    } catch (e) {
+      assert.ok(e instanceof AphexError, `unexpected error for ${JSON.stringify(key)}: ${e}`);
+      accepted = false;
     }
+    // An accepted key never has empty, "." or ".." segments.
+    if (accepted) assert.ok(!segments.some((s) => s === "" || s === "." || s === ".."), key);
   }));
 });
 

@@ -49,11 +49,12 @@ import {
   cdkEnvironment,
   type CdkRunner,
   createCdkRunner,
+  DEFAULT_CDK_COMMAND,
   deployStack,
   findCdkAppDir,
   selectStacks,
-  synthesize,
 } from "./_cdk.ts";
+import { synthesizeApp } from "./synth.ts";
 import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
 import {
   applyPlans,
@@ -451,14 +452,15 @@ export function createCdkPipelineStackDeployer(
     }
     const runner = options.runner ??
       createCdkRunner({ redact: makeRedactor(secretValuesFromEnv(env)), log: request.log });
-    const cdkCommand = options.cdkCommand ? { cdkCommand: options.cdkCommand } : {};
     const appDir = await findCdkAppDir(request.workspace, request.stack.path);
-    const assembly = await synthesize(appDir, {
+    // A fresh checkout: install the app's dependencies (its own CDK CLI) first, as deploy does.
+    const assembly = await synthesizeApp(appDir, {
       account,
       region,
       env: base,
       runner,
-      ...cdkCommand,
+      cdkCommand: options.cdkCommand ?? DEFAULT_CDK_COMMAND,
+      workspace: request.workspace,
     });
     const outputsDir = await Deno.makeTempDir({ prefix: "aphex-pipeline-stack-" });
     try {
@@ -471,7 +473,7 @@ export function createCdkPipelineStackDeployer(
         outputsFile: join(outputsDir, "outputs.json"),
         env: cdkEnvironment(base, { account, region }),
         runner,
-        ...cdkCommand,
+        cdkCommand: options.cdkCommand ?? DEFAULT_CDK_COMMAND,
       });
       if (!outcome.ok) {
         const tail = outcome.output.trimEnd().split("\n").slice(-20).join("\n");
