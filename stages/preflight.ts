@@ -16,20 +16,15 @@
  * @module
  */
 import { join, relative } from "node:path";
-import { GetParameterCommand, SSMClient, type SSMClientConfig } from "@aws-sdk/client-ssm";
+import type { SSMClient, SSMClientConfig } from "@aws-sdk/client-ssm";
 import { type Command, type CommandContext, type OptionValues, runMain } from "../cli/_command.ts";
 import { checkConfigFile } from "../cli/_config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
 import { AphexError, ExitCode, formatIssue } from "../models/errors.ts";
 import { CDK_JSON, findCdkAppDir } from "./_cdk.ts";
 import type { GitRunner } from "./_checkout.ts";
-import {
-  type AwsCredentials,
-  bootstrapDeployRoleArn,
-  resolveDeployCredentials,
-  STS_REQUEST_HANDLER,
-  type StsClientFactory,
-} from "./_credentials.ts";
+// The AWS SDK is loaded only when the AWS checks run (not with --skip-aws, not for --help).
+import type { AwsCredentials, StsClientFactory } from "./_credentials.ts";
 import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
 import { GITHUB_TOKEN_ENV } from "./_runtime.ts";
 import {
@@ -85,16 +80,22 @@ export type SsmClientFactory = (
   config: { region: string; credentials?: AwsCredentials },
 ) => SSMClient;
 
-/** The default SSM client: regional, 2 attempts, short timeouts. */
-export const createSsmClient: SsmClientFactory = ({ region, credentials }) => {
-  const config: SSMClientConfig = {
-    region,
-    maxAttempts: 2,
-    requestHandler: { ...STS_REQUEST_HANDLER },
+/** The default SSM client factory: regional, 2 attempts, short timeouts (loads the SDK). */
+export async function loadSsmClientFactory(): Promise<SsmClientFactory> {
+  const [{ SSMClient }, { STS_REQUEST_HANDLER }] = await Promise.all([
+    import("@aws-sdk/client-ssm"),
+    import("./_credentials.ts"),
+  ]);
+  return ({ region, credentials }) => {
+    const config: SSMClientConfig = {
+      region,
+      maxAttempts: 2,
+      requestHandler: { ...STS_REQUEST_HANDLER },
+    };
+    if (credentials) config.credentials = credentials;
+    return new SSMClient(config);
   };
-  if (credentials) config.credentials = credentials;
-  return new SSMClient(config);
-};
+}
 
 /** Injected dependencies of {@linkcode runPreflight}. */
 export interface PreflightDeps {
@@ -104,7 +105,7 @@ export interface PreflightDeps {
   log: (line: string) => void;
   /** STS client factory (default: bounded clients on the default chain). */
   stsClient?: StsClientFactory;
-  /** SSM client factory (default {@linkcode createSsmClient}). */
+  /** SSM client factory (default {@linkcode loadSsmClientFactory}). */
   ssmClient?: SsmClientFactory;
   /** Bound of one `--version` call in ms. */
   toolTimeoutMs?: number;
@@ -322,6 +323,9 @@ async function checkEnvironmentAws(
   config: AphexConfig,
   deps: PreflightDeps,
 ): Promise<{ problems: PreflightProblem[]; passed: string[] }> {
+  const [{ bootstrapDeployRoleArn, resolveDeployCredentials }, { GetParameterCommand }] =
+    await Promise
+      .all([import("./_credentials.ts"), import("@aws-sdk/client-ssm")]);
   const qualifier = config.pipeline.cdkQualifier;
   const role = env.role ?? bootstrapDeployRoleArn(env.account, env.region, { qualifier });
   const problems: PreflightProblem[] = [];
@@ -347,7 +351,7 @@ async function checkEnvironmentAws(
       (credentials.assumedRole ? ` through role ${credentials.assumedRole}` : " (same account)"),
   );
   const parameter = `/cdk-bootstrap/${qualifier}/version`;
-  const ssm = (deps.ssmClient ?? createSsmClient)({
+  const ssm = (deps.ssmClient ?? await loadSsmClientFactory())({
     region: env.region,
     ...(credentials.credentials ? { credentials: credentials.credentials } : {}),
   });

@@ -18,7 +18,6 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import {
   type Command,
   type CommandContext,
@@ -33,12 +32,8 @@ import { buildTopology, pipelineSteps, type StepKind } from "../templates/topolo
 import { LocalArtifactStore, metadataKey } from "./_artifacts.ts";
 import { createCdkRunner, DEFAULT_CDK_COMMAND } from "./_cdk.ts";
 import { gitEnvironment, type GitRunner, runGit, validateCommitSha } from "./_checkout.ts";
-import {
-  createStsClient,
-  DEFAULT_STS_TIMEOUT_MS,
-  resolveDeployCredentials,
-  type StsClientFactory,
-} from "./_credentials.ts";
+// The AWS SDK and the deploy stage are loaded only when a step talks to AWS.
+import type { StsClientFactory } from "./_credentials.ts";
 import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
 import {
   loadStageConfig,
@@ -47,7 +42,6 @@ import {
   withTerminationSignal,
 } from "./_runtime.ts";
 import { runBuild } from "./build.ts";
-import { childEnvironment, runDeploy } from "./deploy.ts";
 import { formatProblem, runPreflight } from "./preflight.ts";
 import {
   CDK_COMMAND_OPTION,
@@ -170,11 +164,14 @@ export async function detectAwsCredentials(
   region: string,
   options: { stsClient?: StsClientFactory; timeoutMs?: number } = {},
 ): Promise<CredentialCheck> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_STS_TIMEOUT_MS;
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let client;
   try {
+    const [{ createStsClient, DEFAULT_STS_TIMEOUT_MS }, { GetCallerIdentityCommand }] =
+      await Promise
+        .all([import("./_credentials.ts"), import("@aws-sdk/client-sts")]);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_STS_TIMEOUT_MS;
     client = (options.stsClient ?? createStsClient)({ region });
     const sts = client;
     const timeout = new Promise<never>((_, reject) => {
@@ -622,6 +619,7 @@ export async function runLocal(
           break;
         case "deploy":
           await runStep(step, awsSkipReason(), async () => {
+            const { runDeploy } = await import("./deploy.ts");
             const outcome = await runDeploy({ ...stageInputs, environment: env!.name }, {
               env: deps.env,
               log,
@@ -700,6 +698,10 @@ async function diffEnvironment(
   },
 ): Promise<string> {
   const { deps } = ctx;
+  const [{ resolveDeployCredentials }, { childEnvironment }] = await Promise.all([
+    import("./_credentials.ts"),
+    import("./deploy.ts"),
+  ]);
   let credentials;
   try {
     credentials = await resolveDeployCredentials(

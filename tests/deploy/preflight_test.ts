@@ -9,8 +9,8 @@ import { main } from "../../cli/main.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";
 import {
   commandTool,
-  createSsmClient,
   formatProblem,
+  loadSsmClientFactory,
   type PreflightReport,
   requiredTools,
   runPreflight,
@@ -170,6 +170,7 @@ Deno.test("preflight: all checks pass; bootstrap read with the assumed credentia
     await withWorkspace({ "aphex-config.yaml": config, ...REPO_FILES }, async (ws, env) => {
       const logs: string[] = [];
       const seen: { region: string; secret?: string }[] = [];
+      const createSsmClient = await loadSsmClientFactory();
       const ssmClient: SsmClientFactory = (c) => {
         seen.push({
           region: c.region,
