@@ -12,8 +12,8 @@ import type { WorkflowMetadata } from "../models/metadata.ts";
 import { type DeliveryResult, type HttpRetryOptions, postJson } from "./_notify.ts";
 import { environmentOfStage } from "./_stage_record.ts";
 
-/** Environment variable holding the GitHub API token. */
-export const GITHUB_TOKEN_ENV = "APHEX_GITHUB_TOKEN";
+/** Environment variable holding the GitHub API token (one definition, in the stage runtime). */
+export { GITHUB_TOKEN_ENV } from "./_runtime.ts";
 
 /** Default GitHub REST API base URL. */
 export const DEFAULT_GITHUB_API_URL = "https://api.github.com";

@@ -8,7 +8,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import type { CommandContext, OptionSpec, OptionValues } from "../cli/_command.ts";
 import { str } from "../cli/_command.ts";
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from "../cli/_config_file.ts";
-import type { AphexConfig } from "../models/config.ts";
+import { type AphexConfig, type EnvironmentConfig, findEnvironment } from "../models/config.ts";
 import { usageError } from "../models/errors.ts";
 import { checkoutCommit, type GitRunner, validateCommitSha } from "./_checkout.ts";
 import type { ArtifactStore } from "./_artifacts.ts";
@@ -301,4 +301,26 @@ export async function checkoutStage(
     log: deps.log,
   });
   return await loadStageConfig(inputs);
+}
+
+/**
+ * The environment a stage works on (`--env`, `APHEX_ENV`): usage error (exit 2) naming the valid
+ * environments when it is missing or unknown.
+ */
+export function selectEnvironment(
+  config: AphexConfig,
+  name: string | undefined,
+): EnvironmentConfig {
+  const names = config.environments.map((e) => e.name);
+  const valid = `valid environments: ${names.length > 0 ? names.join(", ") : "(none configured)"}`;
+  if (name === undefined || name === "") {
+    throw usageError(`--env (or APHEX_ENV) is required; ${valid}`);
+  }
+  const env = findEnvironment(config, name);
+  if (!env) {
+    throw usageError(
+      `environment ${JSON.stringify(name.slice(0, 80))} is not in the configuration; ${valid}`,
+    );
+  }
+  return env;
 }

@@ -62,12 +62,13 @@ import {
 } from "./_credentials.ts";
 import { makeRedactor, type Redactor, runShellCommand, secretValuesFromEnv } from "./_exec.ts";
 import { sha256Stream } from "./_hash.ts";
-import { CDK_COMMAND_OPTION, parseCdkCommand, selectEnvironment, synthesizeApp } from "./synth.ts";
+import { CDK_COMMAND_OPTION, parseCdkCommand, synthesizeApp } from "./synth.ts";
 import {
   checkoutStage,
   GITHUB_TOKEN_ENV,
   resolveBucket,
   resolveStageInputs,
+  selectEnvironment,
   STAGE_OPTIONS,
   type StageDeps,
   type StageInputs,
@@ -84,8 +85,6 @@ export const DEFAULT_HOOK_TIMEOUT_MS = 60 * 60 * 1000;
  * older than the deploy's start minus this are never read (tolerates clock skew with AWS).
  */
 export const EVENT_CLOCK_SKEW_MS = 60_000;
-
-export { selectEnvironment } from "./synth.ts";
 
 /** Inputs of {@linkcode runDeploy}: the stage inputs plus the environment. */
 export interface DeployInputs extends StageInputs {

@@ -26,11 +26,10 @@ import type { GitRunner } from "./_checkout.ts";
 // The AWS SDK is loaded only when the AWS checks run (not with --skip-aws, not for --help).
 import type { AwsCredentials, StsClientFactory } from "./_credentials.ts";
 import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
-import { GITHUB_TOKEN_ENV } from "./_runtime.ts";
+import { GITHUB_TOKEN_ENV, selectEnvironment } from "./_runtime.ts";
 import {
   checkoutIfRequested,
   resolveWorkspaceInputs,
-  selectEnvironment,
   WORKSPACE_OPTIONS,
   type WorkspaceInputs,
 } from "./synth.ts";

@@ -38,6 +38,7 @@ import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
 import {
   loadStageConfig,
   LOCAL_STORE_DIR,
+  selectEnvironment,
   type StageInputs,
   withTerminationSignal,
 } from "./_runtime.ts";
@@ -48,7 +49,6 @@ import {
   formatSynthOutcome,
   parseCdkCommand,
   runSynth,
-  selectEnvironment,
   type SynthCache,
   synthCacheKey,
   type SynthEnvironment,

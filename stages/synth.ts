@@ -19,8 +19,8 @@ import {
   runMain,
   str,
 } from "../cli/_command.ts";
-import { type AphexConfig, type EnvironmentConfig, findEnvironment } from "../models/config.ts";
-import { AphexError, ExitCode, usageError } from "../models/errors.ts";
+import type { EnvironmentConfig } from "../models/config.ts";
+import { AphexError, ExitCode } from "../models/errors.ts";
 import {
   type CdkRunner,
   type CloudAssembly,
@@ -33,26 +33,13 @@ import {
 } from "./_cdk.ts";
 import { checkoutCommit, type GitRunner, validateCommitSha } from "./_checkout.ts";
 import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
-import { GITHUB_TOKEN_ENV, loadStageConfig, resolveRepoUrl, STAGE_OPTIONS } from "./_runtime.ts";
-
-/**
- * The environment named by `--env`/`APHEX_ENV`.
- *
- * @throws {AphexError} exit 2 when no name is given or it is not configured (valid names listed).
- */
-export function selectEnvironment(
-  config: AphexConfig,
-  name: string | undefined,
-): EnvironmentConfig {
-  const names = config.environments.map((e) => e.name);
-  const valid = `valid environments: ${names.length > 0 ? names.join(", ") : "(none configured)"}`;
-  if (name === undefined || name === "") {
-    throw usageError(`--env (or APHEX_ENV) is required; ${valid}`);
-  }
-  const env = findEnvironment(config, name);
-  if (!env) throw usageError(`environment "${name}" is not in the configuration; ${valid}`);
-  return env;
-}
+import {
+  GITHUB_TOKEN_ENV,
+  loadStageConfig,
+  resolveRepoUrl,
+  selectEnvironment,
+  STAGE_OPTIONS,
+} from "./_runtime.ts";
 
 /** Splits `--cdk-command` into argv (whitespace-separated; no shell involved). */
 export function parseCdkCommand(text: string | undefined): readonly string[] {

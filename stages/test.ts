@@ -35,7 +35,7 @@ import {
   string,
   toJsonText,
 } from "../models/_codec.ts";
-import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
+import type { EnvironmentConfig } from "../models/config.ts";
 import { AphexError, ExitCode, usageError } from "../models/errors.ts";
 import {
   type CountSource,
@@ -62,6 +62,7 @@ import {
   GITHUB_TOKEN_ENV,
   resolveBucket,
   resolveStageInputs,
+  selectEnvironment,
   STAGE_OPTIONS,
   type StageDeps,
   type StageInputs,
@@ -529,27 +530,6 @@ export function renderSummaryTable(doc: TestRunDocument): string[] {
 
 // ---------------------------------------------------------------------------------------------
 // The stage
-
-/** The environment named by the inputs; usage error naming the valid ones. */
-export function selectEnvironment(
-  config: AphexConfig,
-  name: string | undefined,
-): EnvironmentConfig {
-  const valid = config.environments.map((e) => e.name);
-  const list = valid.length ? valid.join(", ") : "(none configured)";
-  if (name === undefined || name === "") {
-    throw usageError(`--env (or APHEX_ENV) is required; environments: ${list}`);
-  }
-  const env = config.environments.find((e) => e.name === name);
-  if (!env) {
-    throw usageError(
-      `environment ${
-        JSON.stringify(name.slice(0, 80))
-      } is not in the config; environments: ${list}`,
-    );
-  }
-  return env;
-}
 
 /** Reads and validates `<sha>/outputs/<env>.json`; exit-1 error when deploy did not write it. */
 export async function readStackOutputs(

@@ -16,7 +16,8 @@ import { DeploymentResultCodec } from "../../models/results.ts";
 import { artifactKey, logKey, metadataKey, outputsKey, readText } from "../../stages/_artifacts.ts";
 import { checkoutCommit } from "../../stages/_checkout.ts";
 import { stageRecordKey } from "../../stages/_stage_record.ts";
-import { childEnvironment, runDeploy, selectEnvironment } from "../../stages/deploy.ts";
+import { childEnvironment, runDeploy } from "../../stages/deploy.ts";
+import { selectEnvironment } from "../../stages/_runtime.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";
 import {
   ARTIFACTS,

@@ -381,7 +381,7 @@ Deno.test("test stage: missing or unknown environment → usage error (2) naming
     const { environment: _, ...noEnv } = f.inputs;
     for (
       const [inputs, pattern] of [
-        [noEnv, /--env \(or APHEX_ENV\) is required; environments: dev, prod/],
+        [noEnv, /--env \(or APHEX_ENV\) is required; valid environments: dev, prod/],
         [{ ...f.inputs, environment: "staging" }, /"staging" is not in the config.*dev, prod/],
       ] as const
     ) {
