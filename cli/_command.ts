@@ -157,16 +157,6 @@ export function str(values: OptionValues, name: string): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-/** Reads a required string option; usage error naming the flag and env var when missing. */
-export function requireStr(spec: CommandSpec, values: OptionValues, name: string): string {
-  const v = str(values, name);
-  if (v === undefined || v === "") {
-    const env = spec.options[name]?.env;
-    throw usageError(`aphex ${spec.name}: --${name}${env ? ` (or ${env})` : ""} is required`);
-  }
-  return v;
-}
-
 /**
  * Runs a command: parses args, prints help, maps errors to exit codes. Never throws.
  * {@linkcode AphexError}s print their message; anything else is reported as an internal error.

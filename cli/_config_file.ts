@@ -8,9 +8,19 @@ import type { AphexConfig } from "../models/config.ts";
 import { MAX_CONFIG_BYTES, parseConfig, type ParseConfigResult } from "../models/config_parse.ts";
 import { parseConfigOrThrow } from "../models/config_parse.ts";
 import { usageError } from "../models/errors.ts";
+import type { OptionSpec } from "./_command.ts";
 
 /** Default configuration file name. */
 export const DEFAULT_CONFIG_FILE = "aphex-config.yaml";
+
+/** The `--config FILE` option of commands that read the configuration from the current directory. */
+export const CONFIG_OPTION: OptionSpec = {
+  type: "string",
+  description: "Configuration file",
+  env: "APHEX_CONFIG",
+  default: DEFAULT_CONFIG_FILE,
+  valueName: "FILE",
+};
 
 /** Reads the configuration text; usage error (exit 2) if missing, unreadable or too large. */
 export async function readConfigText(file: string, options: { cwd: string }): Promise<string> {

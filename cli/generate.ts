@@ -8,7 +8,7 @@
 import { join, resolve } from "node:path";
 import { createTwoFilesPatch } from "diff";
 import { type Command, runMain, str } from "./_command.ts";
-import { DEFAULT_CONFIG_FILE, loadConfigFile } from "./_config_file.ts";
+import { CONFIG_OPTION, DEFAULT_CONFIG_FILE, loadConfigFile } from "./_config_file.ts";
 import { AphexError, ExitCode } from "../models/errors.ts";
 import {
   GENERATED_HEADER,
@@ -160,13 +160,7 @@ export const command: Command = {
       "directory atomically. With --check nothing is written: exit 1 and a unified diff when the\n" +
       "files are out of date, exit 0 when they are up to date.",
     options: {
-      config: {
-        type: "string",
-        description: "Configuration file",
-        env: "APHEX_CONFIG",
-        default: DEFAULT_CONFIG_FILE,
-        valueName: "FILE",
-      },
+      config: CONFIG_OPTION,
       out: {
         type: "string",
         description: "Output directory",

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Command, runMain, str } from "./_command.ts";
-import { DEFAULT_CONFIG_FILE, loadConfigFile } from "./_config_file.ts";
+import { CONFIG_OPTION, DEFAULT_CONFIG_FILE, loadConfigFile } from "./_config_file.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
 import { GRAPH_FORMATS, type GraphFormat, renderGraph } from "../templates/graph.ts";
 
@@ -14,13 +14,7 @@ export const command: Command = {
     name: "graph",
     summary: "Print the pipeline topology as a Mermaid, DOT or text graph",
     options: {
-      config: {
-        type: "string",
-        description: "Configuration file",
-        env: "APHEX_CONFIG",
-        default: DEFAULT_CONFIG_FILE,
-        valueName: "FILE",
-      },
+      config: CONFIG_OPTION,
       format: {
         type: "string",
         description: `Output format: ${GRAPH_FORMATS.join(", ")}`,

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Command, runMain, str } from "./_command.ts";
-import { checkConfigFile, DEFAULT_CONFIG_FILE } from "./_config_file.ts";
+import { checkConfigFile, CONFIG_OPTION, DEFAULT_CONFIG_FILE } from "./_config_file.ts";
 import { ExitCode, formatIssue } from "../models/errors.ts";
 
 /** The `validate` command. */
@@ -13,13 +13,7 @@ export const command: Command = {
     name: "validate",
     summary: "Check aphex-config.yaml and report every problem with file:line:col",
     options: {
-      config: {
-        type: "string",
-        description: "Configuration file",
-        env: "APHEX_CONFIG",
-        default: DEFAULT_CONFIG_FILE,
-        valueName: "FILE",
-      },
+      config: CONFIG_OPTION,
       json: { type: "boolean", description: "Print the result as JSON on stdout" },
     },
   },

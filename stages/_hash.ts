@@ -13,9 +13,6 @@ export interface Sha256Digest {
   size: number;
 }
 
-/** Lowercase hex SHA-256 pattern. */
-export const SHA256_PATTERN: RegExp = /^[0-9a-f]{64}$/;
-
 /** Hashes a byte stream to the end (the stream is consumed). */
 export async function sha256Stream(stream: ReadableStream<Uint8Array>): Promise<Sha256Digest> {
   const hash = createHash("sha256");

@@ -30,8 +30,6 @@ import { canonicalJson } from "../templates/topology.ts";
 
 /** Field manager of every Aphex write. */
 export const FIELD_MANAGER = "aphex";
-/** Content type of a server-side apply request. */
-export const APPLY_PATCH_CONTENT_TYPE: string = PatchStrategy.ServerSideApply;
 /** Metadata fields the API server populates; never compared, never sent. */
 export const SERVER_POPULATED_METADATA: readonly string[] = [
   "managedFields",
