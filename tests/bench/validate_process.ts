@@ -2,7 +2,7 @@
  * Benchmark: `aphex validate` on a ~5 MB config with 2,000 environments.
  * Target (issue 2): under 1 s for the whole process.
  *
- *   deno run -A tests/bench/validate_bench.ts
+ *   deno run -A tests/bench/validate_process.ts
  */
 import { parseConfig } from "../../models/config_parse.ts";
 import { largeConfig } from "./_configs.ts";

@@ -3,7 +3,7 @@
  * `deno run` (module cache warm) and from the bundle (`deno task bundle`), against the original
  * Python stage's start (python3 importing boto3 and yaml). Median of RUNS runs each.
  *
- *   deno run -A tests/bench/startup_bench.ts [--python /usr/bin/python3]
+ *   deno run -A tests/bench/startup.ts [--python /usr/bin/python3]
  */
 const RUNS = 15;
 const root = new URL("../../", import.meta.url).pathname;
