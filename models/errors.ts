@@ -65,3 +65,19 @@ export class AphexError extends Error {
 export function usageError(message: string, issues?: ConfigIssue[]): AphexError {
   return new AphexError(message, { exitCode: ExitCode.Usage, ...(issues ? { issues } : {}) });
 }
+
+/**
+ * A one-line description of any thrown value: an {@linkcode AphexError}'s message as is; for other
+ * errors the message, prefixed by the error's name when it says more than `Error` (AWS SDK errors:
+ * `ThrottlingException: Rate exceeded`).
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof AphexError) return error.message;
+  if (typeof error === "object" && error !== null) {
+    const { name, message } = error as { name?: unknown; message?: unknown };
+    if (typeof message === "string") {
+      return typeof name === "string" && name !== "Error" ? `${name}: ${message}` : message;
+    }
+  }
+  return String(error);
+}

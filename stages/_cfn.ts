@@ -15,7 +15,7 @@ import {
   type Stack,
   type StackEvent,
 } from "@aws-sdk/client-cloudformation";
-import { AphexError } from "../models/errors.ts";
+import { AphexError, describeError } from "../models/errors.ts";
 
 /** Retry policy for throttled CloudFormation calls. */
 export interface RetryOptions {
@@ -109,16 +109,6 @@ function isMissingStackError(error: unknown): boolean {
   return typeof message === "string" && /does not exist/.test(message);
 }
 
-function errorText(error: unknown): string {
-  if (typeof error === "object" && error !== null) {
-    const { name, message } = error as { name?: unknown; message?: unknown };
-    if (typeof message === "string") {
-      return typeof name === "string" && name !== "Error" ? `${name}: ${message}` : message;
-    }
-  }
-  return String(error);
-}
-
 async function describeStackOnce(
   client: CloudFormationClient,
   stackName: string,
@@ -155,7 +145,7 @@ async function throwThrottled(
       ? `its status is now ${state.status}${state.reason ? ` (${state.reason})` : ""}`
       : "it does not exist";
   } catch (reread) {
-    status = `its status could not be re-read (${errorText(reread)})`;
+    status = `its status could not be re-read (${describeError(reread)})`;
   }
   throw new AphexError(`${error.message}; stack "${stackName}": ${status}`, { cause: error });
 }

@@ -14,7 +14,7 @@ import {
   STSClient,
   type STSClientConfig,
 } from "@aws-sdk/client-sts";
-import { AphexError } from "../models/errors.ts";
+import { AphexError, describeError } from "../models/errors.ts";
 
 /** Default CDK bootstrap qualifier. */
 export const DEFAULT_QUALIFIER = "hnb659fds";
@@ -129,15 +129,8 @@ export interface DeployCredentials {
   secrets: string[];
 }
 
-function describeError(error: unknown): string {
-  if (error instanceof StsTimeout) return error.message;
-  if (typeof error === "object" && error !== null) {
-    const { name, message } = error as { name?: unknown; message?: unknown };
-    if (typeof message === "string") {
-      return typeof name === "string" && name !== "Error" ? `${name}: ${message}` : message;
-    }
-  }
-  return String(error);
+function describeStsError(error: unknown): string {
+  return error instanceof StsTimeout ? error.message : describeError(error);
 }
 
 class StsTimeout extends Error {
@@ -204,7 +197,9 @@ export async function resolveDeployCredentials(
     base.destroy();
     throw new AphexError(
       `cannot determine the pipeline's AWS identity for ${where}: sts:GetCallerIdentity failed ` +
-        `(${describeError(error)}); check the pod's service account (IRSA role) or AWS credentials`,
+        `(${
+          describeStsError(error)
+        }); check the pod's service account (IRSA role) or AWS credentials`,
     );
   }
   const callerAccount = caller.Account ?? "";
@@ -241,7 +236,7 @@ export async function resolveDeployCredentials(
     throw new AphexError(
       `cannot assume role ${roleArn} in account ${target.account} for ${where} from ${
         callerArn || `account ${callerAccount}`
-      }: ${redactor(secrets)(describeError(error))}. The role must exist and trust the ` +
+      }: ${redactor(secrets)(describeStsError(error))}. The role must exist and trust the ` +
         `pipeline's identity${
           target.role ? "" : " (is the account CDK-bootstrapped with this qualifier?)"
         }`,
@@ -262,7 +257,7 @@ export async function resolveDeployCredentials(
     throw new AphexError(
       redact(
         `assumed role ${roleArn} for ${where} but sts:GetCallerIdentity with it failed ` +
-          `(${describeError(error)})`,
+          `(${describeStsError(error)})`,
       ),
     );
   } finally {

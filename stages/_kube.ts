@@ -24,7 +24,7 @@ import {
 } from "@kubernetes/client-node";
 import { createTwoFilesPatch } from "diff";
 import { join, resolve } from "node:path";
-import { AphexError, ExitCode, usageError } from "../models/errors.ts";
+import { AphexError, describeError, ExitCode, usageError } from "../models/errors.ts";
 import { toYamlDocument } from "../templates/_yaml.ts";
 import { canonicalJson } from "../templates/topology.ts";
 
@@ -182,7 +182,7 @@ function fromFile(kc: KubeConfig, path: string, origin: string): void {
   try {
     kc.loadFromFile(path);
   } catch (e) {
-    throw usageError(`${origin} ${path}: not a valid kubeconfig: ${errorText(e)}`);
+    throw usageError(`${origin} ${path}: not a valid kubeconfig: ${describeError(e)}`);
   }
 }
 
@@ -232,10 +232,6 @@ export async function loadKubeConfig(options: LoadKubeConfigOptions): Promise<Ku
 
 // ---------------------------------------------------------------------------------------------
 // Errors
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 function parseStatus(body: unknown): Record<string, unknown> | undefined {
   if (typeof body === "string") {
@@ -331,7 +327,7 @@ export function toKubeError(
       { cause: e },
     );
   }
-  const text = errorText(e);
+  const text = describeError(e);
   if (/^Unrecognized API version and kind/.test(text)) {
     return new KubeApiError(
       `${what}: the API server does not serve this kind (${text}); is its CRD installed ` +

@@ -9,7 +9,7 @@ import type { CommandContext, OptionSpec, OptionValues } from "../cli/_command.t
 import { str } from "../cli/_command.ts";
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from "../cli/_config_file.ts";
 import { type AphexConfig, type EnvironmentConfig, findEnvironment } from "../models/config.ts";
-import { usageError } from "../models/errors.ts";
+import { AphexError, usageError } from "../models/errors.ts";
 import { checkoutCommit, type GitRunner, validateCommitSha } from "./_checkout.ts";
 import type { ArtifactStore } from "./_artifacts.ts";
 import type { AwsClientOptions } from "./_aws.ts";
@@ -323,4 +323,62 @@ export function selectEnvironment(
     );
   }
   return env;
+}
+
+/** Reads a positive number of seconds from a string option; usage error otherwise. */
+export function secondsOption(values: OptionValues, name: string): number {
+  const seconds = Number(str(values, name));
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw usageError(`--${name} must be a positive number of seconds`);
+  }
+  return seconds;
+}
+
+/** Options of {@linkcode runStageCommand}. */
+export interface StageCommandOptions<T> {
+  /** Stage name in the run record (`deploy-dev`). */
+  stage: string;
+  /** The stage's work; `signal` aborts on SIGTERM/SIGINT. */
+  run: (signal: AbortSignal) => Promise<T>;
+  /** What to record of the result. */
+  describe: (result: T) => StageBodyOutcome;
+  /** Argo output parameters for a stage that could not even start (checkout, config). */
+  failureParameters: Record<string, string>;
+  /** Extra fields of `result.json` in that case. */
+  failureResult?: Record<string, unknown>;
+}
+
+/**
+ * The CLI side every pipeline stage shares: runs the stage under SIGTERM/SIGINT handling, records
+ * it for `aphex report`, and when it cannot start at all still writes its Argo output parameters
+ * (`success=false`, the exit code) before the error propagates.
+ */
+export function runStageCommand<T>(
+  inputs: StageInputs,
+  options: StageCommandOptions<T> & { ctx: Pick<CommandContext, "env" | "stderr"> },
+): Promise<T> {
+  const { ctx } = options;
+  return withStageRecording(inputs, {
+    stage: options.stage,
+    env: ctx.env,
+    warn: (message) => ctx.stderr(`warning: ${message}\n`),
+    describe: options.describe,
+    body: () =>
+      withTerminationSignal((signal) =>
+        options.run(signal).catch(async (e) => {
+          await writeOutputs(inputs.outputsDir, {
+            parameters: {
+              ...options.failureParameters,
+              success: "false",
+              "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
+            },
+            result: {
+              ...options.failureResult,
+              failure: e instanceof Error ? e.message : String(e),
+            },
+          }).catch(() => {});
+          throw e;
+        })
+      ),
+  });
 }

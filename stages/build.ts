@@ -7,13 +7,7 @@
  * @module
  */
 import { isAbsolute, join, relative, resolve } from "node:path";
-import {
-  type Command,
-  type CommandContext,
-  type OptionValues,
-  runMain,
-  str,
-} from "../cli/_command.ts";
+import { type Command, type CommandContext, type OptionValues, runMain } from "../cli/_command.ts";
 import type { AphexConfig } from "../models/config.ts";
 import { AphexError, ExitCode, usageError } from "../models/errors.ts";
 import type { ArtifactMetadata } from "../models/metadata.ts";
@@ -40,11 +34,11 @@ import {
   GITHUB_TOKEN_ENV,
   resolveBucket,
   resolveStageInputs,
+  runStageCommand,
+  secondsOption,
   STAGE_OPTIONS,
   type StageDeps,
   type StageInputs,
-  withStageRecording,
-  withTerminationSignal,
   writeOutputs,
 } from "./_runtime.ts";
 
@@ -425,40 +419,22 @@ export const command: Command = {
   },
   async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
     const inputs = resolveStageInputs(values, ctx);
-    const timeout = Number(str(values, "command-timeout"));
-    if (!Number.isFinite(timeout) || timeout <= 0) {
-      throw usageError("--command-timeout must be a positive number of seconds");
-    }
-    const outcome = await withStageRecording(inputs, {
+    const timeout = secondsOption(values, "command-timeout");
+    const outcome = await runStageCommand(inputs, {
+      ctx,
       stage: "build",
-      env: ctx.env,
-      warn: (message) => ctx.stderr(`warning: ${message}\n`),
       describe: (o) => ({
         exitCode: o.exitCode,
         ...(o.failure ? { errorMessage: o.failure } : {}),
       }),
-      body: () =>
-        withTerminationSignal((signal) =>
-          runBuild(inputs, {
-            env: ctx.env,
-            log: (line) => ctx.stderr(line + "\n"),
-            signal,
-            commandTimeoutMs: timeout * 1000,
-          }).catch(async (e) => {
-            // Record the failure for Argo even when the stage could not start (checkout, config).
-            const message = e instanceof Error ? e.message : String(e);
-            await writeOutputs(inputs.outputsDir, {
-              parameters: {
-                success: "false",
-                "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
-                "artifact-count": "0",
-                "metadata-uri": "",
-              },
-              result: { failure: message },
-            }).catch(() => {});
-            throw e;
-          })
-        ),
+      run: (signal: AbortSignal) =>
+        runBuild(inputs, {
+          env: ctx.env,
+          log: (line) => ctx.stderr(line + "\n"),
+          signal,
+          commandTimeoutMs: timeout * 1000,
+        }),
+      failureParameters: { "artifact-count": "0", "metadata-uri": "" },
     });
     await writeBuildOutputs(inputs.outputsDir, outcome);
     if (values.json === true) {

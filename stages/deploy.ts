@@ -25,7 +25,7 @@ import {
   runMain,
   str,
 } from "../cli/_command.ts";
-import { AphexError, ExitCode, usageError } from "../models/errors.ts";
+import { AphexError, describeError, ExitCode, usageError } from "../models/errors.ts";
 import type { DeploymentResult } from "../models/results.ts";
 import {
   artifactKey,
@@ -68,12 +68,12 @@ import {
   GITHUB_TOKEN_ENV,
   resolveBucket,
   resolveStageInputs,
+  runStageCommand,
+  secondsOption,
   selectEnvironment,
   STAGE_OPTIONS,
   type StageDeps,
   type StageInputs,
-  withStageRecording,
-  withTerminationSignal,
   writeOutputs,
 } from "./_runtime.ts";
 
@@ -153,10 +153,6 @@ export function eventRecord(event: FailureEvent): Record<string, unknown> {
   };
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 function isInside(root: string, candidate: string): boolean {
   const rel = relative(root, candidate);
   return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
@@ -212,7 +208,7 @@ export async function downloadArtifacts(
           await Deno.remove(tmp).catch(() => {});
         }
       } catch (e) {
-        problems.push(`${rel}: ${errorText(e)}`);
+        problems.push(`${rel}: ${describeError(e)}`);
       }
     }
   };
@@ -464,7 +460,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
           try {
             diagnosis = await diagnoseStack(cfn, name, { ...retry, since });
           } catch (e) {
-            diagnosisError = errorText(e);
+            diagnosisError = describeError(e);
           }
           failed(diagnosis?.events ?? []);
           if (diagnosis) {
@@ -488,7 +484,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
         } catch (e) {
           failed([]);
           throw new AphexError(
-            `stack "${name}" was deployed but its outputs could not be read: ${errorText(e)}`,
+            `stack "${name}" was deployed but its outputs could not be read: ${describeError(e)}`,
           );
         }
         outcome.outputs[name] = stackOutputs;
@@ -511,7 +507,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
     } catch (e) {
       if (e instanceof AphexError && e.exitCode === ExitCode.Usage) throw e;
       outcome.exitCode = ExitCode.Failed;
-      outcome.failure = redact(errorText(e));
+      outcome.failure = redact(describeError(e));
       log(`[deploy] FAILED: ${outcome.failure}`);
     }
 
@@ -525,7 +521,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
         outcome.outputsUri = activeStore.uriFor(key);
         log(`[deploy] stack outputs stored at ${outcome.outputsUri}`);
       } catch (e) {
-        const message = `could not store the stack outputs: ${redact(errorText(e))}`;
+        const message = `could not store the stack outputs: ${redact(describeError(e))}`;
         log(`[deploy] ${message}`);
         if (outcome.exitCode === ExitCode.Ok) {
           outcome.exitCode = ExitCode.Failed;
@@ -540,7 +536,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
         outcome.logUri = activeStore.uriFor(key);
         deps.log(`[deploy] log uploaded to ${outcome.logUri}`);
       } catch (e) {
-        deps.log(`[deploy] could not upload the log: ${redact(errorText(e))}`);
+        deps.log(`[deploy] could not upload the log: ${redact(describeError(e))}`);
       }
     } else {
       log(`[deploy] environment ${target.name}: ${outcome.results.length} stack(s) deployed`);
@@ -617,40 +613,25 @@ export const command: Command = {
     const environment = str(values, "env");
     if (environment) inputs.environment = environment;
     if (values["recreate-failed"] === true) inputs.recreateFailed = true;
-    const timeout = Number(str(values, "hook-timeout"));
-    if (!Number.isFinite(timeout) || timeout <= 0) {
-      throw usageError("--hook-timeout must be a positive number of seconds");
-    }
-    const outcome = await withStageRecording(inputs, {
+    const timeout = secondsOption(values, "hook-timeout");
+    const outcome = await runStageCommand(inputs, {
+      ctx,
       stage: environment ? `deploy-${environment}` : "deploy",
-      env: ctx.env,
-      warn: (message) => ctx.stderr(`warning: ${message}\n`),
       describe: (o) => ({
         exitCode: o.exitCode,
         ...(o.failure ? { errorMessage: o.failure } : {}),
         deployments: o.results,
       }),
-      body: () =>
-        withTerminationSignal((signal) =>
-          runDeploy(inputs, {
-            env: ctx.env,
-            log: (line) => ctx.stderr(line + "\n"),
-            signal,
-            hookTimeoutMs: timeout * 1000,
-            cdkCommand: parseCdkCommand(str(values, "cdk-command")),
-          }).catch(async (e) => {
-            // Record the failure for Argo even when the stage could not start (checkout, config).
-            await writeOutputs(inputs.outputsDir, {
-              parameters: {
-                success: "false",
-                "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
-                "stack-outputs": "{}",
-              },
-              result: { environment: environment ?? "", failure: errorText(e) },
-            }).catch(() => {});
-            throw e;
-          })
-        ),
+      run: (signal: AbortSignal) =>
+        runDeploy(inputs, {
+          env: ctx.env,
+          log: (line) => ctx.stderr(line + "\n"),
+          signal,
+          hookTimeoutMs: timeout * 1000,
+          cdkCommand: parseCdkCommand(str(values, "cdk-command")),
+        }),
+      failureParameters: { "stack-outputs": "{}" },
+      failureResult: { environment: environment ?? "" },
     });
     await writeDeployOutputs(inputs.outputsDir, outcome);
     if (values.json === true) {

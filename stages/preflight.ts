@@ -20,7 +20,7 @@ import type { SSMClient, SSMClientConfig } from "@aws-sdk/client-ssm";
 import { type Command, type CommandContext, type OptionValues, runMain } from "../cli/_command.ts";
 import { checkConfigFile } from "../cli/_config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
-import { AphexError, ExitCode, formatIssue } from "../models/errors.ts";
+import { describeError, ExitCode, formatIssue } from "../models/errors.ts";
 import { CDK_JSON, findCdkAppDir } from "./_cdk.ts";
 import type { GitRunner } from "./_checkout.ts";
 // The AWS SDK is loaded only when the AWS checks run (not with --skip-aws, not for --help).
@@ -248,17 +248,6 @@ export async function checkTool(
   }
 }
 
-function errorText(e: unknown): string {
-  if (e instanceof AphexError) return e.message;
-  if (typeof e === "object" && e !== null) {
-    const { name, message } = e as { name?: unknown; message?: unknown };
-    if (typeof message === "string") {
-      return typeof name === "string" && name !== "Error" ? `${name}: ${message}` : message;
-    }
-  }
-  return String(e);
-}
-
 async function withTimeout<T>(
   fn: (signal: AbortSignal) => Promise<T>,
   ms: number,
@@ -341,7 +330,7 @@ async function checkEnvironmentAws(
       environment: env.name,
       account: env.account,
       role,
-      message: `${errorText(e)} (CDK bootstrap not checked: no credentials for the account)`,
+      message: `${describeError(e)} (CDK bootstrap not checked: no credentials for the account)`,
     });
     return { problems, passed };
   }
@@ -378,7 +367,7 @@ async function checkEnvironmentAws(
           `${parameter} does not exist; run \`npx cdk bootstrap aws://${env.account}/${env.region}` +
           ` --qualifier ${qualifier}\``
         : `cannot read SSM parameter ${parameter} in aws://${env.account}/${env.region} ` +
-          `(${redact(errorText(e))}); the CDK bootstrap could not be verified`,
+          `(${redact(describeError(e))}); the CDK bootstrap could not be verified`,
     });
   } finally {
     ssm.destroy();
@@ -414,7 +403,7 @@ export async function runPreflight(
       }
     }
   } catch (e) {
-    problems.push({ check: "config", message: errorText(e) });
+    problems.push({ check: "config", message: describeError(e) });
   }
   const environments = config
     ? inputs.environment ? [selectEnvironment(config, inputs.environment)] : config.environments
@@ -450,7 +439,7 @@ export async function runPreflight(
         problems.push({
           check: "cdk-app",
           environment: env.name,
-          message: `stack ${stack.name}: ${errorText(e)}`,
+          message: `stack ${stack.name}: ${describeError(e)}`,
         });
       }
     }
@@ -462,7 +451,7 @@ export async function runPreflight(
     try {
       context = await readCdkContext(dir);
     } catch (e) {
-      problems.push({ check: "context", environment: users.join(", "), message: errorText(e) });
+      problems.push({ check: "context", environment: users.join(", "), message: describeError(e) });
       continue;
     }
     const empty = keys.filter((k) => isEmptyContextValue(context[k]));

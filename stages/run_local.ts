@@ -27,7 +27,7 @@ import {
 } from "../cli/_command.ts";
 import { DEFAULT_CONFIG_FILE } from "../cli/_config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
-import { AphexError, ExitCode, usageError } from "../models/errors.ts";
+import { AphexError, describeError, ExitCode, usageError } from "../models/errors.ts";
 import { buildTopology, pipelineSteps, type StepKind } from "../templates/topology.ts";
 import { LocalArtifactStore, metadataKey } from "./_artifacts.ts";
 import { createCdkRunner, DEFAULT_CDK_COMMAND } from "./_cdk.ts";
@@ -148,10 +148,6 @@ interface PlannedStep {
   env?: EnvironmentConfig;
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 function firstLine(text: string): string {
   return text.split("\n")[0]!.trim();
 }
@@ -187,7 +183,7 @@ export async function detectAwsCredentials(
     return { available: true, account: out.Account ?? "", arn: out.Arn ?? "" };
   } catch (e) {
     const name = (e as { name?: unknown })?.name;
-    const message = firstLine(errorText(e));
+    const message = firstLine(describeError(e));
     return {
       available: false,
       reason: typeof name === "string" && name !== "Error" ? `${name}: ${message}` : message,
@@ -286,7 +282,7 @@ export async function prepareWorkspace(
     if (e instanceof Deno.errors.NotFound) throw usageError(`workspace ${workspace} not found`);
     throw usageError(
       `workspace ${workspace} is not a git repository: aphex run --local runs a ` +
-        `commit of a checkout (${errorText(e)})`,
+        `commit of a checkout (${describeError(e)})`,
     );
   }
   const [a, b] = await Promise.all([Deno.realPath(top), Deno.realPath(workspace)]);
@@ -463,7 +459,7 @@ export async function runLocal(
     } catch (e) {
       result = {
         status: "failed" as const,
-        note: redact(firstLine(errorText(e))),
+        note: redact(firstLine(describeError(e))),
         exitCode: e instanceof AphexError ? e.exitCode : ExitCode.Failed,
       };
       if (!(e instanceof AphexError)) {
@@ -717,7 +713,7 @@ async function diffEnvironment(
       },
     );
   } catch (e) {
-    const why = firstLine(errorText(e));
+    const why = firstLine(describeError(e));
     deps.log(`[diff] ${env.name}: skipped: ${why}`);
     return `diff skipped: ${why}`;
   }

@@ -62,12 +62,12 @@ import {
   GITHUB_TOKEN_ENV,
   resolveBucket,
   resolveStageInputs,
+  runStageCommand,
+  secondsOption,
   selectEnvironment,
   STAGE_OPTIONS,
   type StageDeps,
   type StageInputs,
-  withStageRecording,
-  withTerminationSignal,
   writeOutputs,
 } from "./_runtime.ts";
 import { type JUnitReport, parseTestReport } from "./_test_report.ts";
@@ -950,43 +950,28 @@ export const command: Command = {
       globs.forEach(globToRegExp);
       inputs.junitGlobs = globs;
     }
-    const timeout = Number(str(values, "command-timeout"));
-    if (!Number.isFinite(timeout) || timeout <= 0) {
-      throw usageError("--command-timeout must be a positive number of seconds");
-    }
-    const outcome = await withStageRecording(inputs, {
+    const timeout = secondsOption(values, "command-timeout");
+    const outcome = await runStageCommand(inputs, {
+      ctx,
       stage: environment ? `test-${environment}` : "test",
-      env: ctx.env,
-      warn: (message) => ctx.stderr(`warning: ${message}\n`),
       describe: (o) => ({
         exitCode: o.exitCode,
         ...(o.failure ? { errorMessage: o.failure } : {}),
       }),
-      body: () =>
-        withTerminationSignal((signal) =>
-          runTests(inputs, {
-            env: ctx.env,
-            log: (line) => ctx.stderr(line + "\n"),
-            signal,
-            commandTimeoutMs: timeout * 1000,
-          }).catch(async (e) => {
-            // Record the failure for Argo even when the stage could not start (checkout, config).
-            const message = e instanceof Error ? e.message : String(e);
-            await writeOutputs(inputs.outputsDir, {
-              parameters: {
-                success: "false",
-                "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
-                "test-count": "0",
-                "passed-count": "0",
-                "failed-count": "0",
-                "count-source": "per-command",
-                "result-uri": "",
-              },
-              result: { failure: message },
-            }).catch(() => {});
-            throw e;
-          })
-        ),
+      run: (signal: AbortSignal) =>
+        runTests(inputs, {
+          env: ctx.env,
+          log: (line) => ctx.stderr(line + "\n"),
+          signal,
+          commandTimeoutMs: timeout * 1000,
+        }),
+      failureParameters: {
+        "test-count": "0",
+        "passed-count": "0",
+        "failed-count": "0",
+        "count-source": "per-command",
+        "result-uri": "",
+      },
     });
     await writeTestOutputs(inputs.outputsDir, outcome);
     if (values.json === true) {
