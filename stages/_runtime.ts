@@ -14,7 +14,7 @@ import { checkoutCommit, type GitRunner, validateCommitSha } from "./_checkout.t
 import type { ArtifactStore } from "./_artifacts.ts";
 import type { AwsClientOptions } from "./_aws.ts";
 import { openArtifactStore } from "./_artifacts.ts";
-import type { StageBodyOutcome } from "./_stage_record.ts";
+import { logFormatFromEnv, type StageBodyOutcome, withStageRecord } from "./_stage_record.ts";
 
 /** Default workspace inside the workflow pod. */
 export const DEFAULT_WORKSPACE = "/workspace";
@@ -234,7 +234,6 @@ export async function withStageRecording<T>(
 ): Promise<T> {
   const workflow = options.env.APHEX_WORKFLOW_NAME;
   if (!workflow) return await options.body();
-  const { withStageRecord } = await import("./_stage_record.ts");
   let store;
   try {
     store = await openArtifactStore({
@@ -338,8 +337,13 @@ export function secondsOption(values: OptionValues, name: string): number {
 export interface StageCommandOptions<T> {
   /** Stage name in the run record (`deploy-dev`). */
   stage: string;
-  /** The stage's work; `signal` aborts on SIGTERM/SIGINT. */
-  run: (signal: AbortSignal) => Promise<T>;
+  /**
+   * The stage's work; `signal` aborts on SIGTERM/SIGINT; `log` writes one line to stderr — as a
+   * JSON object (`time, level, stage, workflow, commitSha, msg`) when `APHEX_LOG_FORMAT=json`.
+   */
+  run: (signal: AbortSignal, log: (line: string) => void) => Promise<T>;
+  /** Clock of JSON log lines (tests). */
+  clock?: () => Date;
   /** What to record of the result. */
   describe: (result: T) => StageBodyOutcome;
   /** Argo output parameters for a stage that could not even start (checkout, config). */
@@ -358,6 +362,19 @@ export function runStageCommand<T>(
   options: StageCommandOptions<T> & { ctx: Pick<CommandContext, "env" | "stderr"> },
 ): Promise<T> {
   const { ctx } = options;
+  const clock = options.clock ?? (() => new Date());
+  const context = {
+    stage: options.stage,
+    workflow: ctx.env.APHEX_WORKFLOW_NAME ?? null,
+    commitSha: inputs.commitSha,
+  };
+  const log = logFormatFromEnv(ctx.env) === "json"
+    ? (line: string) =>
+      ctx.stderr(
+        JSON.stringify({ time: clock().toISOString(), level: "info", ...context, msg: line }) +
+          "\n",
+      )
+    : (line: string) => ctx.stderr(line + "\n");
   return withStageRecording(inputs, {
     stage: options.stage,
     env: ctx.env,
@@ -365,7 +382,7 @@ export function runStageCommand<T>(
     describe: options.describe,
     body: () =>
       withTerminationSignal((signal) =>
-        options.run(signal).catch(async (e) => {
+        options.run(signal, log).catch(async (e) => {
           await writeOutputs(inputs.outputsDir, {
             parameters: {
               ...options.failureParameters,

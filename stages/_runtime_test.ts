@@ -6,6 +6,7 @@ import {
   resolveBucket,
   resolveRepoUrl,
   resolveStageInputs,
+  runStageCommand,
   STAGE_OPTIONS,
   withStageRecording,
   writeOutputs,
@@ -197,6 +198,75 @@ Deno.test("withStageRecording: records start/end inside a workflow, nothing outs
     assert.equal(byName["test-dev"]!.stage.errorMessage, "boom");
     assert.ok(byName["build"]!.stage.completedAt instanceof Date);
     assert.deepEqual(warnings, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runStageCommand: JSON log lines with APHEX_LOG_FORMAT=json; outputs written when the stage cannot start", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "aphex-stagecmd-" });
+  try {
+    const inputs = {
+      workspace: dir,
+      commitSha: "d".repeat(40),
+      configFile: "aphex-config.yaml",
+      storeDir: `${dir}/store`,
+      outputsDir: `${dir}/out`,
+    };
+    const err: string[] = [];
+    const ctx = { env: { APHEX_LOG_FORMAT: "json" }, stderr: (t: string) => void err.push(t) };
+    const clock = () => new Date("2026-01-02T03:04:05Z");
+    const result = await runStageCommand(inputs, {
+      ctx,
+      clock,
+      stage: "test-dev",
+      describe: (n: number) => ({ exitCode: n }),
+      run: (_signal: AbortSignal, log: (line: string) => void) => {
+        log("[test/1] ok 1 - works");
+        return Promise.resolve(0);
+      },
+      failureParameters: {},
+    });
+    assert.equal(result, 0);
+    assert.deepEqual(err.map((l) => JSON.parse(l)), [{
+      time: "2026-01-02T03:04:05.000Z",
+      level: "info",
+      stage: "test-dev",
+      workflow: null,
+      commitSha: "d".repeat(40),
+      msg: "[test/1] ok 1 - works",
+    }]);
+    // Text format by default.
+    const text: string[] = [];
+    await runStageCommand(inputs, {
+      ctx: { env: {}, stderr: (t: string) => void text.push(t) },
+      stage: "build",
+      describe: (n: number) => ({ exitCode: n }),
+      run: (
+        _signal: AbortSignal,
+        log: (line: string) => void,
+      ) => (log("[build] hello"), Promise.resolve(0)),
+      failureParameters: {},
+    });
+    assert.deepEqual(text, ["[build] hello\n"]);
+    // A stage that cannot start still leaves its Argo output parameters.
+    await assert.rejects(
+      runStageCommand(inputs, {
+        ctx,
+        stage: "build",
+        describe: (n: number) => ({ exitCode: n }),
+        run: () => Promise.reject<number>(new AphexError("no such config", { exitCode: 2 })),
+        failureParameters: { "artifact-count": "0" },
+      }),
+      /no such config/,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/out/success`), "false");
+    assert.equal(await Deno.readTextFile(`${dir}/out/exit-code`), "2");
+    assert.equal(await Deno.readTextFile(`${dir}/out/artifact-count`), "0");
+    assert.equal(
+      JSON.parse(await Deno.readTextFile(`${dir}/out/result.json`)).failure,
+      "no such config",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

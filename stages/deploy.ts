@@ -622,10 +622,10 @@ export const command: Command = {
         ...(o.failure ? { errorMessage: o.failure } : {}),
         deployments: o.results,
       }),
-      run: (signal: AbortSignal) =>
+      run: (signal: AbortSignal, log: (line: string) => void) =>
         runDeploy(inputs, {
           env: ctx.env,
-          log: (line) => ctx.stderr(line + "\n"),
+          log,
           signal,
           hookTimeoutMs: timeout * 1000,
           cdkCommand: parseCdkCommand(str(values, "cdk-command")),

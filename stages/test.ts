@@ -958,10 +958,10 @@ export const command: Command = {
         exitCode: o.exitCode,
         ...(o.failure ? { errorMessage: o.failure } : {}),
       }),
-      run: (signal: AbortSignal) =>
+      run: (signal: AbortSignal, log: (line: string) => void) =>
         runTests(inputs, {
           env: ctx.env,
-          log: (line) => ctx.stderr(line + "\n"),
+          log,
           signal,
           commandTimeoutMs: timeout * 1000,
         }),
