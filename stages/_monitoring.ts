@@ -169,17 +169,33 @@ export function batchMetrics(
 ): MetricPoint[][] {
   const maxCount = options.maxPerRequest ?? MAX_METRICS_PER_REQUEST;
   const maxBytes = options.maxBytes ?? MAX_METRICS_PAYLOAD_BYTES;
-  const batches: MetricPoint[][] = [];
-  let current: MetricPoint[] = [];
+  return splitBatches(
+    points,
+    estimateDatumBytes,
+    (batch, bytes) => batch.length >= maxCount || bytes > maxBytes,
+  );
+}
+
+/**
+ * Splits items, in order, into consecutive non-empty batches: an item starts a new batch when
+ * `over(current batch, its bytes plus the item's size, item)` is true.
+ */
+function splitBatches<T>(
+  items: readonly T[],
+  sizeOf: (item: T) => number,
+  over: (batch: readonly T[], bytes: number, next: T) => boolean,
+): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
   let bytes = 0;
-  for (const p of points) {
-    const size = estimateDatumBytes(p);
-    if (current.length > 0 && (current.length >= maxCount || bytes + size > maxBytes)) {
+  for (const item of items) {
+    const size = sizeOf(item);
+    if (current.length > 0 && over(current, bytes + size, item)) {
       batches.push(current);
       current = [];
       bytes = 0;
     }
-    current.push(p);
+    current.push(item);
     bytes += size;
   }
   if (current.length > 0) batches.push(current);
@@ -405,28 +421,13 @@ export function buildLogEvents(
 
 /** Splits chronologically ordered events into PutLogEvents batches (count, bytes, 24 h span). */
 export function batchLogEvents(events: LogEvent[]): LogEvent[][] {
-  const batches: LogEvent[][] = [];
-  let current: LogEvent[] = [];
-  let bytes = 0;
-  for (const event of events) {
-    const size = utf8Length(event.message) + LOG_BATCH_LIMITS.eventOverheadBytes;
-    const first = current[0];
-    if (
-      first !== undefined && (
-        current.length >= LOG_BATCH_LIMITS.maxEvents ||
-        bytes + size > LOG_BATCH_LIMITS.maxBytes ||
-        event.timestamp - first.timestamp >= LOG_BATCH_LIMITS.maxSpanMs
-      )
-    ) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(event);
-    bytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  return splitBatches(
+    events,
+    (event) => utf8Length(event.message) + LOG_BATCH_LIMITS.eventOverheadBytes,
+    (batch, bytes, next) =>
+      batch.length >= LOG_BATCH_LIMITS.maxEvents || bytes > LOG_BATCH_LIMITS.maxBytes ||
+      next.timestamp - batch[0]!.timestamp >= LOG_BATCH_LIMITS.maxSpanMs,
+  );
 }
 
 /** Outcome of {@linkcode writeLogEvents}. */
