@@ -550,9 +550,22 @@ export async function writeLogEvents(
  */
 export const AWS_REQUEST_TIMEOUTS = { connectionTimeout: 5_000, requestTimeout: 15_000 } as const;
 
-function regionOf(options: AwsClientOptions): string {
+/**
+ * SDK client settings shared by the monitoring clients (CloudWatch, CloudWatch Logs, SNS): region
+ * from the options or `AWS_REGION`/`AWS_DEFAULT_REGION`, one SDK attempt per call
+ * ({@linkcode withAwsRetry} retries), short timeouts, endpoint from the options,
+ * `AWS_ENDPOINT_URL_<SERVICE>` (`endpointVar`) or `AWS_ENDPOINT_URL`.
+ */
+export function monitoringClientConfig(options: AwsClientOptions, endpointVar: string) {
   const env = options.env ?? {};
-  return options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1";
+  const endpoint = options.endpoint ?? env[endpointVar] ?? env.AWS_ENDPOINT_URL;
+  return {
+    region: options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
+    maxAttempts: options.maxAttempts ?? 1,
+    requestHandler: AWS_REQUEST_TIMEOUTS,
+    ...(endpoint ? { endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  };
 }
 
 /**
@@ -564,15 +577,7 @@ export async function createCloudWatchClient(
   options: AwsClientOptions = {},
 ): Promise<CloudWatchClient> {
   const { CloudWatchClient } = await import("@aws-sdk/client-cloudwatch");
-  const env = options.env ?? {};
-  const endpoint = options.endpoint ?? env.AWS_ENDPOINT_URL_CLOUDWATCH ?? env.AWS_ENDPOINT_URL;
-  return new CloudWatchClient({
-    region: regionOf(options),
-    maxAttempts: options.maxAttempts ?? 1,
-    requestHandler: AWS_REQUEST_TIMEOUTS,
-    ...(endpoint ? { endpoint } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-  });
+  return new CloudWatchClient(monitoringClientConfig(options, "AWS_ENDPOINT_URL_CLOUDWATCH"));
 }
 
 /** Creates a CloudWatch Logs client (see {@linkcode createCloudWatchClient}; `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`). */
@@ -580,13 +585,7 @@ export async function createCloudWatchLogsClient(
   options: AwsClientOptions = {},
 ): Promise<CloudWatchLogsClient> {
   const { CloudWatchLogsClient } = await import("@aws-sdk/client-cloudwatch-logs");
-  const env = options.env ?? {};
-  const endpoint = options.endpoint ?? env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ?? env.AWS_ENDPOINT_URL;
-  return new CloudWatchLogsClient({
-    region: regionOf(options),
-    maxAttempts: options.maxAttempts ?? 1,
-    requestHandler: AWS_REQUEST_TIMEOUTS,
-    ...(endpoint ? { endpoint } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-  });
+  return new CloudWatchLogsClient(
+    monitoringClientConfig(options, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"),
+  );
 }

@@ -14,9 +14,9 @@ import type { RunStatus } from "../models/metadata.ts";
 import type { AwsClientOptions } from "./_aws.ts";
 import { makeRedactor, type Redactor } from "./_exec.ts";
 import {
-  AWS_REQUEST_TIMEOUTS,
   type AwsRetryOptions,
   describeAwsError,
+  monitoringClientConfig,
   withAwsRetry,
 } from "./_monitoring.ts";
 
@@ -317,15 +317,7 @@ export async function publishSns(
 /** Creates an SNS client (default credential chain, one SDK attempt: retries are ours). */
 export async function createSnsClient(options: AwsClientOptions = {}): Promise<SNSClient> {
   const { SNSClient } = await import("@aws-sdk/client-sns");
-  const env = options.env ?? {};
-  const endpoint = options.endpoint ?? env.AWS_ENDPOINT_URL_SNS ?? env.AWS_ENDPOINT_URL;
-  return new SNSClient({
-    region: options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
-    maxAttempts: options.maxAttempts ?? 1,
-    requestHandler: AWS_REQUEST_TIMEOUTS,
-    ...(endpoint ? { endpoint } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-  });
+  return new SNSClient(monitoringClientConfig(options, "AWS_ENDPOINT_URL_SNS"));
 }
 
 /** Region of an SNS topic ARN (`arn:aws:sns:<region>:<account>:<name>`), if it is one. */
