@@ -1,11 +1,26 @@
 /**
- * `aphex validate`: checks `aphex-config.yaml` against the schema and the semantic rules.
+ * `aphex validate`: checks `aphex-config.yaml` against the schema and the semantic rules, then
+ * against every limit `aphex generate` would hit (object size, Argo's DAG and template caps, a
+ * bucket for cluster pipelines), so a valid config always generates.
  * Exit 0 with a one-line summary when valid; exit 2 with every error on stderr otherwise.
  * @module
  */
 import { type Command, runMain, str } from "./_command.ts";
-import { checkConfigFile, CONFIG_OPTION, DEFAULT_CONFIG_FILE } from "./_config_file.ts";
+import { CONFIG_OPTION, DEFAULT_CONFIG_FILE, readConfigText } from "./_config_file.ts";
+import { locateProblems, parseConfig, type ParseConfigResult } from "../models/config_parse.ts";
 import { ExitCode, formatIssue } from "../models/errors.ts";
+import { pipelineProblems } from "../templates/generate.ts";
+
+/** Parses the file, then checks what generate would refuse (located like parse errors). */
+async function check(file: string, cwd: string): Promise<ParseConfigResult> {
+  const text = await readConfigText(file, { cwd });
+  const parsed = parseConfig(text, { file });
+  if (!parsed.ok) return parsed;
+  const problems = pipelineProblems(parsed.config);
+  return problems.length === 0
+    ? parsed
+    : { ok: false, issues: locateProblems(text, problems, { file }) };
+}
 
 /** The `validate` command. */
 export const command: Command = {
@@ -19,7 +34,7 @@ export const command: Command = {
   },
   async run(values, _positionals, ctx) {
     const file = str(values, "config") ?? DEFAULT_CONFIG_FILE;
-    const result = await checkConfigFile(file, { cwd: ctx.cwd });
+    const result = await check(file, ctx.cwd);
     const json = values.json === true;
     if (!result.ok) {
       if (json) {

@@ -103,6 +103,14 @@ export function record<T>(inner: Codec<T>): Codec<Record<string, T>> {
   };
 }
 
+/** A field that older documents may lack: decoded as `fallback` when absent, always encoded. */
+export function withDefault<T>(inner: Codec<T>, fallback: T): Codec<T> {
+  return {
+    encode: (v) => inner.encode(v),
+    decode: (v, p) => (v === undefined ? fallback : inner.decode(v, p)),
+  };
+}
+
 /** Any JSON value, kept as is. */
 export const json: Codec<unknown> = { encode: (v) => v, decode: (v) => v };
 

@@ -83,6 +83,22 @@ export function parseConfigOrThrow(text: string, options: ParseConfigOptions = {
   });
 }
 
+/**
+ * Places problems found after parsing (by configuration path, e.g. limits of the generated
+ * manifests) in the text, as `file:line:col` issues pointing at each node's key.
+ */
+export function locateProblems(
+  text: string,
+  problems: readonly { path: readonly (string | number)[]; message: string }[],
+  options: ParseConfigOptions = {},
+): ConfigIssue[] {
+  return locate(
+    problems.map((p) => ({ path: [...p.path], message: p.message, at: "key" as const })),
+    text,
+    options.file ?? "aphex-config.yaml",
+  );
+}
+
 /** Loads the YAML and runs every check; problems are not yet located. */
 function check(text: string): { value?: unknown; problems: Problem[] } {
   const fail = (offset: number, message: string) => ({ problems: [{ path: [], offset, message }] });

@@ -5,8 +5,12 @@
  */
 import { array, type Codec, date, integer, literal, nullable, object, string } from "./_codec.ts";
 
-/** Status of a workflow or stage. */
-export type RunStatus = "running" | "succeeded" | "failed";
+/**
+ * Status of a workflow or stage. `superseded` (an extension of the spec's three values): the run
+ * ended early because its self-update resubmitted the pipeline with the new topology; it neither
+ * succeeded nor failed, the resubmitted run carries on.
+ */
+export type RunStatus = "running" | "succeeded" | "failed" | "superseded";
 
 /** One stage's execution record. */
 export interface StageMetadata {
@@ -56,7 +60,7 @@ export interface ArtifactMetadata {
   checksum: string;
 }
 
-const status = literal("running", "succeeded", "failed");
+const status = literal("running", "succeeded", "failed", "superseded");
 
 /** JSON codec of {@linkcode StageMetadata}. */
 export const StageMetadataCodec: Codec<StageMetadata> = object<StageMetadata>({

@@ -92,12 +92,24 @@ export function pendingStatuses(
  */
 export function finalStatuses(
   run: WorkflowMetadata,
-  options: { environments: string[]; targetUrl: string | null },
+  options: { environments: string[]; targetUrl: string | null; supersededBy?: string | null },
 ): CommitStatus[] {
   const envs = [...options.environments];
   for (const stage of run.stages) {
     const env = environmentOfStage(stage.stageName);
     if (env !== null && !envs.includes(env)) envs.push(env);
+  }
+  if (run.status === "superseded") {
+    // The resubmitted run works on the same commit and sets the final statuses; until then
+    // everything stays pending (never success or failure for a run that deployed nothing).
+    return [{
+      context: PIPELINE_CONTEXT,
+      state: "pending",
+      description: describe(
+        `Superseded by ${options.supersededBy ?? "a resubmitted run"} (new pipeline topology)`,
+      ),
+      targetUrl: options.targetUrl,
+    }];
   }
   const failed = run.stages.find((s) => s.status === "failed");
   const statuses: CommitStatus[] = [{

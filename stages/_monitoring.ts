@@ -140,7 +140,10 @@ export function buildMetrics(
     value: seconds(run.triggeredAt, end),
     unit: "Seconds",
     timestamp: end,
-    dimensions: [["Status", statusValue(run.status === "succeeded")]],
+    dimensions: [[
+      "Status",
+      run.status === "superseded" ? "Superseded" : statusValue(run.status === "succeeded"),
+    ]],
   });
   return points;
 }

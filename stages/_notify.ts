@@ -48,6 +48,8 @@ export interface RunSummary {
   durationSeconds: number;
   /** `owner/repo`, if known. */
   repository: string | null;
+  /** The Workflow that took over a superseded run (absent or null otherwise). */
+  supersededBy?: string | null;
 }
 
 /** `<argoUrl>/workflows/<namespace>/<workflow>` (trailing slashes of the base removed). */
@@ -86,10 +88,16 @@ export function escapeSlack(text: string): string {
 }
 
 function headline(summary: RunSummary): string {
+  if (summary.status === "superseded") {
+    return `Aphex pipeline superseded by ${summary.supersededBy ?? "a resubmitted run"}`;
+  }
   return summary.status === "succeeded"
     ? "Aphex pipeline succeeded"
     : `Aphex pipeline failed${summary.failedStage ? ` at ${summary.failedStage}` : ""}`;
 }
+
+const SUBJECT_STATUS = { succeeded: "SUCCEEDED", failed: "FAILED", superseded: "SUPERSEDED" };
+const SLACK_ICON = { succeeded: ":white_check_mark:", failed: ":x:", superseded: ":fast_forward:" };
 
 /** Plain-text notification body (SNS message, e-mail subscribers). */
 export function formatNotificationText(summary: RunSummary): string {
@@ -105,6 +113,7 @@ export function formatNotificationText(summary: RunSummary): string {
   ];
   if (summary.environment) lines.push(`Environment:  ${summary.environment}`);
   if (summary.failedStage) lines.push(`Failed stage: ${summary.failedStage}`);
+  if (summary.supersededBy) lines.push(`Continued in: ${summary.supersededBy}`);
   if (summary.argoLink) lines.push(`Argo UI:      ${summary.argoLink}`);
   if (summary.errorSummary) lines.push("", "Error:", summary.errorSummary);
   return lines.join("\n") + "\n";
@@ -112,7 +121,7 @@ export function formatNotificationText(summary: RunSummary): string {
 
 /** SNS subject: printable ASCII, at most 100 characters. */
 export function formatSubject(summary: RunSummary): string {
-  const text = `[Aphex] ${summary.status === "succeeded" ? "SUCCEEDED" : "FAILED"}${
+  const text = `[Aphex] ${SUBJECT_STATUS[summary.status]}${
     summary.failedStage ? ` at ${summary.failedStage}` : ""
   }: ${summary.workflowId}`;
   const ascii = text.replace(/[^\x20-\x7e]/g, "?");
@@ -121,7 +130,7 @@ export function formatSubject(summary: RunSummary): string {
 
 /** Slack-compatible incoming-webhook payload (`{"text": …}` in mrkdwn; data escaped). */
 export function slackPayload(summary: RunSummary): { text: string } {
-  const icon = summary.status === "succeeded" ? ":white_check_mark:" : ":x:";
+  const icon = SLACK_ICON[summary.status];
   const workflow = summary.argoLink
     ? `<${summary.argoLink}|${escapeSlack(summary.workflowId)}>`
     : `\`${escapeSlack(summary.workflowId)}\``;
@@ -325,9 +334,13 @@ export function snsTopicRegion(topicArn: string): string | undefined {
   return /^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_.-]+$/.exec(topicArn)?.[1];
 }
 
-/** Whether a run should be announced: failures always, successes when `onSuccess`. */
+/**
+ * Whether a run should be announced: failures always; successes and superseded runs (which the
+ * resubmitted run carries on) when `onSuccess`.
+ */
 export function shouldNotify(status: RunStatus, options: { onSuccess: boolean }): boolean {
-  return status === "failed" || (status === "succeeded" && options.onSuccess);
+  return status === "failed" ||
+    ((status === "succeeded" || status === "superseded") && options.onSuccess);
 }
 
 /** Options of {@linkcode sendNotifications}. */

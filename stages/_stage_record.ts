@@ -23,6 +23,7 @@ import {
   object,
   string,
   toJsonText,
+  withDefault,
 } from "../models/_codec.ts";
 import { AphexError, usageError } from "../models/errors.ts";
 import {
@@ -116,15 +117,21 @@ export interface StageRecord {
   stage: StageMetadata;
   /** Per-stack results of a deploy stage (empty otherwise). */
   deployments: DeploymentResult[];
+  /**
+   * The Workflow that took over this run (set by `pipeline-update` when a topology change
+   * resubmitted the pipeline): the run ends as `superseded`, neither success nor failure.
+   */
+  supersededBy: string | null;
 }
 
-/** JSON codec of {@linkcode StageRecord}. */
+/** JSON codec of {@linkcode StageRecord} (records written before `supersededBy` read as null). */
 export const StageRecordCodec: Codec<StageRecord> = object<StageRecord>({
   workflowId: string,
   commitSha: string,
   environment: nullable(string),
   stage: StageMetadataCodec,
   deployments: array(DeploymentResultCodec),
+  supersededBy: withDefault(nullable(string), null),
 });
 
 /** Where and how to record a stage. */
@@ -192,6 +199,7 @@ export async function recordStageStart(
       errorMessage: null,
     },
     deployments: [],
+    supersededBy: null,
   };
   await putRecord(store, record, options);
   return record;
@@ -205,6 +213,8 @@ export interface StageEnd {
   errorMessage?: string | null;
   /** Per-stack results of a deploy stage. */
   deployments?: DeploymentResult[];
+  /** The Workflow that took over the run, when the stage superseded it. */
+  supersededBy?: string | null;
 }
 
 /**
@@ -227,6 +237,7 @@ export async function recordStageEnd(
       errorMessage: error === null ? null : boundErrorMessage(error),
     },
     deployments: end.deployments ?? started.deployments,
+    supersededBy: end.supersededBy ?? started.supersededBy,
   };
   await putRecord(store, record, end);
   return record;
@@ -240,6 +251,8 @@ export interface StageBodyOutcome {
   errorMessage?: string;
   /** Per-stack results of a deploy stage. */
   deployments?: DeploymentResult[];
+  /** The Workflow that took over the run (`pipeline-update` resubmitted it). */
+  supersededBy?: string;
 }
 
 /**
@@ -261,6 +274,7 @@ export async function withStageRecord(
         ? null
         : (out.errorMessage ?? `stage exited with code ${out.exitCode}`),
       ...(out.deployments ? { deployments: out.deployments } : {}),
+      ...(out.supersededBy ? { supersededBy: out.supersededBy } : {}),
     });
     return out;
   } catch (e) {

@@ -647,7 +647,10 @@ export const command: Command = {
           stage: "pipeline-update",
           env: ctx.env,
           warn: (message) => ctx.stderr(`warning: ${message}\n`),
-          describe: (o) => ({ exitCode: o.exitCode }),
+          describe: (o) => ({
+            exitCode: o.exitCode,
+            ...(o.superseded && o.supersededBy ? { supersededBy: o.supersededBy } : {}),
+          }),
           body: work,
         },
       );

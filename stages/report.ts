@@ -27,6 +27,7 @@ import {
   str,
 } from "../cli/_command.ts";
 import { toJsonText } from "../models/_codec.ts";
+import { argoFailuresJson } from "../models/argo_values.ts";
 import type { AphexConfig } from "../models/config.ts";
 import { DEFAULTS } from "../models/config.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
@@ -204,16 +205,17 @@ export function parseWorkflowStatus(text: string): ArgoWorkflowStatus {
 }
 
 /**
- * Parses Argo's `{{workflow.failures}}` JSON. Empty, `null` and an unsubstituted `{{…}}` mean no
- * failures; anything unparseable is reported through `warn` and ignored (the report must still
- * go out).
+ * Parses Argo's `{{workflow.failures}}` in the form a pod receives it: a Go-quoted JSON string
+ * holding the JSON array (see {@linkcode argoFailuresJson}); a bare array is accepted too. Empty,
+ * `null` and an unsubstituted `{{…}}` mean no failures; anything unparseable is reported through
+ * `warn` and ignored (the report must still go out).
  */
 export function parseWorkflowFailures(
   text: string | undefined,
   options: { warn?: (message: string) => void } = {},
 ): ArgoFailure[] {
-  const trimmed = (text ?? "").trim();
-  if (trimmed === "" || trimmed === "null" || trimmed.startsWith("{{")) return [];
+  const trimmed = argoFailuresJson(text);
+  if (trimmed === "") return [];
   let value: unknown;
   try {
     value = JSON.parse(trimmed);
@@ -254,10 +256,16 @@ export interface AssembleOptions {
   now: Date;
 }
 
+/** The Workflow that took over this run, when its `pipeline-update` resubmitted the pipeline. */
+export function supersedingWorkflow(records: readonly StageRecord[]): string | null {
+  return records.find((r) => r.supersededBy !== null)?.supersededBy ?? null;
+}
+
 /**
  * Builds the run record: stages from the records (in start order), a stage still `running` is
  * marked failed, Argo's failures fill in stages that left no record or no error message, and the
- * overall status is Argo's (`Succeeded` → succeeded, `Failed`/`Error` → failed).
+ * overall status is Argo's (`Succeeded` → succeeded, `Failed`/`Error` → failed), except that a
+ * run whose `pipeline-update` resubmitted the pipeline and then ended cleanly is `superseded`.
  */
 export function assembleWorkflowMetadata(
   inputs: Pick<
@@ -315,7 +323,7 @@ export function assembleWorkflowMetadata(
     branch: inputs.branch,
     triggeredAt: inputs.createdAt ?? earliest ?? options.now,
     completedAt: options.now,
-    status: failed ? "failed" : "succeeded",
+    status: failed ? "failed" : supersedingWorkflow(options.records) ? "superseded" : "succeeded",
     stages,
   };
 }
@@ -343,7 +351,7 @@ export function summarizeRun(
     workflowId: run.workflowId,
     commitSha: run.commitSha,
     branch: run.branch,
-    status: run.status === "succeeded" ? "succeeded" : "failed",
+    status: run.status === "running" ? "failed" : run.status,
     environment: failed ? (record?.environment ?? environmentOfStage(failed.stageName)) : null,
     failedStage: failed?.stageName ?? null,
     errorSummary: failed?.errorMessage ? boundSummary(failed.errorMessage) : null,
@@ -352,6 +360,7 @@ export function summarizeRun(
     repository: options.repository
       ? `${options.repository.owner}/${options.repository.repo}`
       : null,
+    supersededBy: run.status === "superseded" ? supersedingWorkflow(options.records) : null,
   };
 }
 
@@ -455,6 +464,8 @@ export async function runReport(inputs: ReportInputs, deps: ReportDeps): Promise
     logger.info(
       `workflow ${run.workflowId} ${run.status}${
         failedStage ? ` at ${failedStage.stageName}` : ""
+      }${
+        run.status === "superseded" ? ` by ${supersedingWorkflow(outcome.records)}` : ""
       }; ${run.stages.length} stage(s)`,
     );
     if (store) {
@@ -536,7 +547,11 @@ export async function runReport(inputs: ReportInputs, deps: ReportDeps): Promise
 
     // 5. GitHub
     await githubStatuses(
-      finalStatuses(run, { environments: inputs.environments, targetUrl: argoLink }),
+      finalStatuses(run, {
+        environments: inputs.environments,
+        targetUrl: argoLink,
+        supersededBy: supersedingWorkflow(outcome.records),
+      }),
     );
   } finally {
     for (const c of own) c.destroy();

@@ -9,8 +9,8 @@ import { toYamlDocument, yamlComment } from "./_yaml.ts";
 import { buildEventSource } from "./event_source.ts";
 import { buildRbac } from "./rbac.ts";
 import { buildSensor } from "./sensor.ts";
-import type { Manifest } from "./types.ts";
-import { buildWorkflowTemplates } from "./workflow_template.ts";
+import type { Manifest, WorkflowTemplate } from "./types.ts";
+import { buildWorkflowTemplates, MAX_DAG_TASKS } from "./workflow_template.ts";
 
 /** Largest manifest accepted (Kubernetes/etcd object size limit): 1 MiB. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -63,9 +63,118 @@ export function buildManifests(
   return groups.filter((g) => g.documents.length > 0);
 }
 
+/** A configuration the generator cannot turn into manifests Argo and Kubernetes accept. */
+export interface PipelineProblem {
+  /** Path of the configuration node to blame, e.g. `["environments"]`. */
+  path: (string | number)[];
+  /** What is wrong and what fits. */
+  message: string;
+}
+
+/**
+ * Serializes the manifests and lists every limit they break: a manifest over the object size
+ * limit, a WorkflowTemplate with more than {@linkcode MAX_DAG_TASKS} templates or DAG tasks (Argo
+ * v4's CRD caps), and a cluster pipeline without an artifact bucket.
+ */
+function measure(
+  config: AphexConfig,
+  limit: number,
+): { files: GeneratedFile[]; problems: PipelineProblem[] } {
+  const problems: PipelineProblem[] = [];
+  const p = config.pipeline;
+  if (p.github !== undefined && p.artifactBucket === undefined) {
+    // Each step of a cluster run is a pod of its own with its own emptyDir workspace: without a
+    // bucket, deploy and test would never see what build stored (the local store only serves
+    // `aphex run --local`, where every stage shares one checkout).
+    problems.push({
+      path: ["pipeline"],
+      message: "pipeline.artifactBucket is required when pipeline.github is set: every step of a " +
+        "cluster run is its own pod with its own workspace, so deploy and test would never see " +
+        "the build's artifacts (the local store serves only aphex run --local)",
+    });
+  }
+  const encoder = new TextEncoder();
+  const files = buildManifests(config).map(({ file, documents }) => {
+    let text = yamlComment(GENERATED_HEADER);
+    for (const doc of documents) {
+      const yaml = toYamlDocument(doc);
+      const size = encoder.encode(yaml).length;
+      if (size > limit) {
+        problems.push({
+          path: ["environments"],
+          message:
+            `${doc.kind} ${doc.metadata.name} would be ${size} bytes, over the ${limit}-byte ` +
+            "limit of a Kubernetes object (etcd rejects it)",
+        });
+      }
+      if (doc.kind === "WorkflowTemplate") {
+        problems.push(...argoCapProblems(doc as WorkflowTemplate));
+      }
+      text += `---\n${yaml}`;
+    }
+    return { file, documents, text, bytes: encoder.encode(text).length };
+  });
+  return { files, problems };
+}
+
+function argoCapProblems(doc: WorkflowTemplate): PipelineProblem[] {
+  const problems: PipelineProblem[] = [];
+  const templates = doc.spec.templates;
+  const cap = (what: string, n: number) =>
+    problems.push({
+      path: ["environments"],
+      message: `WorkflowTemplate ${doc.metadata.name} would have ${n} ${what}, over Argo's CRD ` +
+        `limit of ${MAX_DAG_TASKS} (the API server rejects it)`,
+    });
+  if (templates.length > MAX_DAG_TASKS) cap("templates", templates.length);
+  for (const t of templates) {
+    const n = t.dag?.tasks.length ?? 0;
+    if (n > MAX_DAG_TASKS) cap(`tasks in DAG template ${t.name}`, n);
+  }
+  return problems;
+}
+
+/** Largest number of leading environments whose manifests fit every limit (binary search). */
+function environmentsThatFit(config: AphexConfig, limit: number): number {
+  const fits = (n: number) =>
+    measure({ ...config, environments: config.environments.slice(0, n) }, limit).problems
+      .every((p) => p.path[0] !== "environments");
+  let lo = 0;
+  let hi = config.environments.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * Every problem that keeps a (schema-valid) configuration from becoming manifests Argo accepts —
+ * what `aphex generate` would refuse — so `aphex validate` can report them first. Size problems
+ * say how many of the configured environments fit.
+ */
+export function pipelineProblems(
+  config: AphexConfig,
+  options: GenerateOptions = {},
+): PipelineProblem[] {
+  const limit = options.maxManifestBytes ?? MAX_MANIFEST_BYTES;
+  const { problems } = measure(config, limit);
+  if (problems.some((p) => p.path[0] === "environments")) {
+    const fit = environmentsThatFit(config, limit);
+    for (const p of problems) {
+      if (p.path[0] !== "environments") continue;
+      p.message += `: ${config.environments.length} environments are configured, ${fit} fit ` +
+        "(split the pipeline or shorten environment names)";
+    }
+  }
+  return problems;
+}
+
 /**
  * Generates every manifest file of a configuration.
- * Throws an {@linkcode AphexError} (exit 2) naming the object when a manifest exceeds the size limit.
+ * Throws an {@linkcode AphexError} (exit 2) listing every problem of
+ * {@linkcode pipelineProblems} (size and Argo limits, missing artifact bucket).
  *
  * @example
  * ```ts
@@ -77,22 +186,12 @@ export function generateManifests(
   options: GenerateOptions = {},
 ): GeneratedFile[] {
   const limit = options.maxManifestBytes ?? MAX_MANIFEST_BYTES;
-  const encoder = new TextEncoder();
-  return buildManifests(config).map(({ file, documents }) => {
-    let text = yamlComment(GENERATED_HEADER);
-    for (const doc of documents) {
-      const yaml = toYamlDocument(doc);
-      const size = encoder.encode(yaml).length;
-      if (size > limit) {
-        throw new AphexError(
-          `${doc.kind} ${doc.metadata.name} would be ${size} bytes, over the ${limit}-byte limit of a ` +
-            `Kubernetes object (etcd rejects it): reduce the number of environments ` +
-            `(${config.environments.length} configured) or split the pipeline`,
-          { exitCode: ExitCode.Usage },
-        );
-      }
-      text += `---\n${yaml}`;
-    }
-    return { file, documents, text, bytes: encoder.encode(text).length };
-  });
+  const { files, problems } = measure(config, limit);
+  if (problems.length > 0) {
+    const all = pipelineProblems(config, options);
+    throw new AphexError(all.map((p) => `${p.path.join(".")}: ${p.message}`).join("\n"), {
+      exitCode: ExitCode.Usage,
+    });
+  }
+  return files;
 }

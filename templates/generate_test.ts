@@ -211,7 +211,7 @@ Deno.test("a manifest over the size limit fails with a clear usage error", () =>
     (e: unknown) =>
       e instanceof AphexError && e.exitCode === ExitCode.Usage &&
       /WorkflowTemplate shop would be \d+ bytes, over the 10000-byte limit/.test(e.message) &&
-      e.message.includes("50 configured"),
+      e.message.includes("50 environments are configured, "),
   );
   assert.equal(MAX_MANIFEST_BYTES, 1048576);
   // The real limit: 3,000 environments with 40-character names exceed 1 MiB.

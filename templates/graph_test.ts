@@ -5,16 +5,24 @@ import { buildWorkflowTemplate } from "./workflow_template.ts";
 import type { AphexConfig } from "../models/config.ts";
 import type { DagTask } from "./types.ts";
 
-/** The WorkflowTemplate's steps as one chain: the nested `environments` DAG spliced in. */
+/**
+ * The WorkflowTemplate's steps as one chain: nested DAGs (`environments` and, past 200 tasks, its
+ * parts `environments-N`) spliced in, each first task taking the dependency of the task it replaces.
+ */
 function flatTasks(config: AphexConfig): DagTask[] {
   const templates = buildWorkflowTemplate(config).spec.templates;
-  const dag = (name: string) => templates.find((t) => t.name === name)!.dag!.tasks;
-  return dag("pipeline").flatMap((task) => {
-    if (task.name === "report-start") return [];
-    if (task.template !== "environments") return [task];
-    const [first, ...rest] = dag("environments");
-    return [{ ...first!, depends: task.depends! }, ...rest];
-  });
+  const byName = new Map(templates.map((t) => [t.name, t] as const));
+  let last: string | undefined;
+  const splice = (tasks: DagTask[]): DagTask[] =>
+    tasks.flatMap((task) => {
+      if (task.name === "report-start") return [];
+      const inner = byName.get(task.template)!.dag?.tasks;
+      if (inner) return splice(inner);
+      const out = { ...task, ...(last === undefined ? {} : { depends: last }) };
+      last = task.name;
+      return [out];
+    });
+  return splice(byName.get("pipeline")!.dag!.tasks);
 }
 
 Deno.test("graph formats show the same steps and edges as the WorkflowTemplate DAG", () => {

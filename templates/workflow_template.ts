@@ -131,15 +131,25 @@ function stageTemplate(
  * Settings `aphex report` needs. Its pod has no checkout, so they come from the config as literal
  * env values; Argo's run facts come from `{{workflow.*}}` (env values only, never argv or scripts).
  */
-function reportEnv(config: AphexConfig, options: { pullRequest: boolean }): EnvVar[] {
+function reportEnv(
+  config: AphexConfig,
+  options: { pullRequest: boolean; phase: "start" | "exit" },
+): EnvVar[] {
   const p = config.pipeline;
-  const env: EnvVar[] = [
-    { name: "APHEX_WORKFLOW_STATUS", value: "{{workflow.status}}" },
-    { name: "APHEX_WORKFLOW_FAILURES", value: "{{workflow.failures}}" },
+  // workflow.status and workflow.failures exist only in the onExit handler (validate.go adds them
+  // to the scope only there; any use reachable from the entrypoint fails every run as "invalid
+  // spec"), so the start report never sees them.
+  const env: EnvVar[] = options.phase === "exit"
+    ? [
+      { name: "APHEX_WORKFLOW_STATUS", value: "{{workflow.status}}" },
+      { name: "APHEX_WORKFLOW_FAILURES", value: "{{workflow.failures}}" },
+    ]
+    : [];
+  env.push(
     { name: "APHEX_WORKFLOW_CREATED_AT", value: "{{workflow.creationTimestamp}}" },
     { name: "APHEX_NAMESPACE", value: "{{workflow.namespace}}" },
     { name: "APHEX_LOG_GROUP", value: p.logGroup },
-  ];
+  );
   if (p.argoUrl !== undefined) env.push({ name: "APHEX_ARGO_URL", value: p.argoUrl });
   if (p.github !== undefined) {
     env.push({ name: "APHEX_GITHUB_REPOSITORY", value: `${p.github.owner}/${p.github.repo}` });
@@ -177,8 +187,11 @@ function reportTemplate(
   const template = stageTemplate(topology, start ? "report-start" : "report", "report", {
     deadline: STAGE_DEADLINE_SECONDS.report,
     extraEnv: start
-      ? [{ name: "APHEX_REPORT_PHASE", value: "start" }, ...reportEnv(config, options)]
-      : reportEnv(config, options),
+      ? [
+        { name: "APHEX_REPORT_PHASE", value: "start" },
+        ...reportEnv(config, { ...options, phase: "start" }),
+      ]
+      : reportEnv(config, { ...options, phase: "exit" }),
   });
   return template;
 }
@@ -234,6 +247,73 @@ function validationSpec() {
   };
 }
 
+/** Name of the DAG template holding the per-environment steps (and prefix of its parts). */
+export const ENVIRONMENTS_TEMPLATE = "environments";
+
+/**
+ * Most tasks in one DAG template and most templates in one WorkflowTemplate: Argo v4's CRD caps
+ * `dag.tasks` and `spec.templates` at 200 items each (workflow_types.go, "artificial limit to limit
+ * CEL validation costs"); the API server refuses anything larger.
+ */
+export const MAX_DAG_TASKS = 200;
+
+/** The per-environment steps as DAG tasks, grouped by environment ([approve] → deploy → [test]). */
+function environmentUnits(steps: PipelineStep[]): DagTask[][] {
+  const units = new Map<string, DagTask[]>();
+  for (const step of steps) {
+    const unit = units.get(step.env!) ?? [];
+    // Each task's `depends` is set by the chain it lands in.
+    unit.push(dagTask(step));
+    units.set(step.env!, unit);
+  }
+  return [...units.values()];
+}
+
+/**
+ * Chains units of tasks (each unit runs after the previous one) into DAG templates of at most
+ * {@linkcode MAX_DAG_TASKS} tasks. Up to that size it is one DAG named `name`; beyond, `name`
+ * becomes a chain of part tasks `<name>-1`, `<name>-2`, … each running a DAG of whole units, so a
+ * failed or unapproved environment still stops every later one (a part runs only after the
+ * previous part succeeded). Each part is a template of its own, so the parts stay far below the
+ * cap on `spec.templates` that {@linkcode argoLimitProblems} checks.
+ */
+function chainedDags(name: string, units: DagTask[][]): Template[] {
+  const chain = (group: DagTask[][]): DagTask[] => {
+    const flat: DagTask[] = [];
+    for (const unit of group) {
+      for (const [i, task] of unit.entries()) {
+        const previous = i === 0 ? flat.at(-1)?.name : unit[i - 1]!.name;
+        const { name: taskName, template, depends: _old, ...rest } = task;
+        flat.push({
+          name: taskName,
+          template,
+          ...(previous === undefined ? {} : { depends: previous }),
+          ...rest,
+        });
+      }
+    }
+    return flat;
+  };
+  const total = units.reduce((n, u) => n + u.length, 0);
+  if (total <= MAX_DAG_TASKS) return [{ name, dag: { tasks: chain(units) } }];
+  const parts: DagTask[][][] = [[]];
+  let size = 0;
+  for (const unit of units) {
+    if (size + unit.length > MAX_DAG_TASKS && size > 0) {
+      parts.push([]);
+      size = 0;
+    }
+    parts.at(-1)!.push(unit);
+    size += unit.length;
+  }
+  const partTemplates = parts.map((group, i) => ({
+    name: `${name}-${i + 1}`,
+    dag: { tasks: chain(group) },
+  }));
+  const partTasks = partTemplates.map((t) => [{ name: t.name, template: t.name }]);
+  return [{ name, dag: { tasks: chain(partTasks) } }, ...partTemplates];
+}
+
 /**
  * Builds the deployment WorkflowTemplate: a DAG `build → pipeline-update → per environment:
  * [approve-<env>] → deploy-<env> → [test-<env>]`, one reusable template per stage kind, a
@@ -247,24 +327,24 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
   // build → pipeline-update → environments. The per-environment steps live in one nested DAG
   // behind a single `when`: a run superseded by its own self-update (a resubmitted Workflow carries
   // on with the new topology) skips them all, at a constant cost in template size.
-  const [build, update, ...perEnvironment] = steps.map(dagTask);
+  const [build, update] = steps.slice(0, 2).map(dagTask);
   const tasks: DagTask[] = [
     build!,
     update!,
     {
-      name: "environments",
-      template: "environments",
+      name: ENVIRONMENTS_TEMPLATE,
+      template: ENVIRONMENTS_TEMPLATE,
       depends: update!.name,
       when: `{{tasks.${update!.name}.outputs.parameters.${SUPERSEDED_PARAMETER}}} != true`,
     },
   ];
-  const first = perEnvironment[0];
-  if (first) delete first.depends;
-  // Pending commit statuses as soon as the run starts, beside the build.
+  // Pending commit statuses as soon as the run starts, beside the build. Only values that exist
+  // while the run is going reach it: workflow.status is "Running" here and workflow.failures is
+  // defined only in the onExit handler (Argo refuses the whole template otherwise).
   if (setsCommitStatuses(config)) tasks.unshift({ name: "report-start", template: "report-start" });
   const templates: Template[] = [
     { name: "pipeline", dag: { tasks } },
-    { name: "environments", dag: { tasks: perEnvironment } },
+    ...chainedDags(ENVIRONMENTS_TEMPLATE, environmentUnits(steps.slice(2))),
   ];
   templates.push(
     stageTemplate(topology, "build", "build", { deadline: STAGE_DEADLINE_SECONDS.build }),

@@ -90,6 +90,10 @@ export function configTable(): Record<string, AphexConfig> {
     "no-github": parseRaw(
       rawConfig([rawEnvironment("dev", { approval: true })], { github: false }),
     ),
+    // Past Argo's 200-task DAG cap (3,000 per-environment steps): the chain is split into parts.
+    "thousand-envs-approvals-tests": parseRaw(
+      rawConfig(envs(1000, { stacks: 10, approval: true }), { pullRequests: true }),
+    ),
     "long-name": parseRaw(
       rawConfig([rawEnvironment("dev")], {
         pullRequests: true,

@@ -1,16 +1,19 @@
 /**
- * Generator benchmarks: 1,000 environments × 10 stacks.
+ * Generator benchmarks: 1,000 environments × 10 stacks, every environment with an approval gate
+ * and tests (3,000 per-environment steps: the worst case for Argo's 200-task DAG cap).
  *
  * - in-process `generateManifests` (config already parsed);
  * - the whole `aphex generate` process (`deno run … mod.ts generate`) on a 1,000-environment config
  *   file, including Deno start-up and config parsing (target: < 2 s).
  *
- * Before the benchmarks run, the WorkflowTemplate size and bytes per environment are printed
- * (target: < 1 MiB). Run: `deno bench --allow-all tests/bench/generate_bench.ts`.
+ * Before the benchmarks run, the WorkflowTemplate size, bytes per environment (target ≤ 600) and
+ * the largest DAG's task count (Argo's cap: 200) are printed (target: < 1 MiB). Run: `deno bench --allow-all tests/bench/generate_bench.ts`.
  * @module
  */
 import { join } from "node:path";
 import { generateManifests, MAX_MANIFEST_BYTES } from "../../templates/generate.ts";
+import type { WorkflowTemplate } from "../../templates/types.ts";
+import { MAX_DAG_TASKS } from "../../templates/workflow_template.ts";
 import { parseRaw, rawConfig, rawEnvironment } from "../generate_table.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -24,7 +27,7 @@ function raw(n: number) {
       (_, i) =>
         rawEnvironment(`env${String(i).padStart(4, "0")}`, {
           stacks: STACKS,
-          approval: i % 10 === 9,
+          approval: true,
         }),
     ),
     { pullRequests: true },
@@ -46,6 +49,14 @@ console.log(
     `all files ${files.reduce((n, f) => n + f.bytes, 0)} bytes`,
 );
 if (deployBytes >= MAX_MANIFEST_BYTES) throw new Error("WorkflowTemplate is over 1 MiB");
+const templates = (wt.documents[0] as WorkflowTemplate).spec.templates;
+const largestDag = Math.max(...templates.map((t) => t.dag?.tasks.length ?? 0));
+console.log(
+  `largest DAG: ${largestDag} tasks; ${templates.length} templates (cap ${MAX_DAG_TASKS} each)`,
+);
+if (largestDag > MAX_DAG_TASKS || templates.length > MAX_DAG_TASKS) {
+  throw new Error("over Argo's CRD caps");
+}
 
 const dir = await Deno.makeTempDir({ prefix: "aphex-bench-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));

@@ -24,6 +24,7 @@ export function configYaml(
     "  eventsNamespace: argo-events",
     "  image: ghcr.io/example/aphex:1.0.0",
     "  serviceAccount: aphex-pipeline",
+    "  artifactBucket: shop-artifacts",
     ...(options.roleArn ? [`  roleArn: ${options.roleArn}`] : []),
     "  github:",
     "    owner: example-org",
@@ -52,6 +53,16 @@ export function configYaml(
     "",
   ].join("\n");
 }
+
+/** S3 settings that make every S3 call fail at once on 127.0.0.1 (port 9 is discard, closed). */
+export const CLOSED_S3_ENV: Record<string, string> = {
+  AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9",
+  AWS_ACCESS_KEY_ID: "test",
+  AWS_SECRET_ACCESS_KEY: "test",
+  AWS_REGION: "us-east-1",
+  AWS_MAX_ATTEMPTS: "1",
+  AWS_EC2_METADATA_DISABLED: "true",
+};
 
 /** Topology hash of a configuration text. */
 export function hashOf(yaml: string): string {
@@ -115,7 +126,9 @@ export async function withWorld(
       },
       async run(command, args, env = {}) {
         const ctx = captureContext(args, {
-          env: { PATH: gitEnv.PATH!, HOME: root, ...env },
+          // Stage records go to the bucket inside a Workflow: point S3 at a closed loopback port
+          // with test keys, so recording fails fast and nothing reaches a real AWS endpoint.
+          env: { PATH: gitEnv.PATH!, HOME: root, ...CLOSED_S3_ENV, ...env },
           cwd: root,
         });
         const code = await execute(command, ctx);

@@ -163,6 +163,7 @@ function deployRecord(): StageRecord {
     commitSha: SHA,
     environment: "dev",
     stage: run.stages[1]!,
+    supersededBy: null,
     deployments: [
       {
         success: true,
