@@ -1,10 +1,12 @@
 /**
  * `aphex validate`: checks `aphex-config.yaml` against the schema and the semantic rules.
- * Exit 0 with a one-line summary when valid; exit 2 with every error on stderr otherwise.
+ * Exit 0 with a one-line summary when valid (warnings, e.g. an image tag without a digest, on
+ * stderr); exit 2 with every error on stderr otherwise.
  * @module
  */
 import { type Command, runMain, str } from "./_command.ts";
-import { checkConfigFile, CONFIG_OPTION, DEFAULT_CONFIG_FILE } from "./_config_file.ts";
+import { CONFIG_OPTION, DEFAULT_CONFIG_FILE, readConfigText } from "./_config_file.ts";
+import { configWarnings, parseConfig } from "../models/config_parse.ts";
 import { ExitCode, formatIssue } from "../models/errors.ts";
 
 /** The `validate` command. */
@@ -19,7 +21,8 @@ export const command: Command = {
   },
   async run(values, _positionals, ctx) {
     const file = str(values, "config") ?? DEFAULT_CONFIG_FILE;
-    const result = await checkConfigFile(file, { cwd: ctx.cwd });
+    const text = await readConfigText(file, { cwd: ctx.cwd });
+    const result = parseConfig(text, { file });
     const json = values.json === true;
     if (!result.ok) {
       if (json) {
@@ -30,11 +33,17 @@ export const command: Command = {
       ctx.stderr(`${file}: ${n} error${n === 1 ? "" : "s"}\n`);
       return ExitCode.Usage;
     }
+    const warnings = configWarnings(text, result.config, { file });
+    for (const w of warnings) ctx.stderr(`warning: ${formatIssue(w)}\n`);
     const envs = result.config.environments;
     const stacks = envs.reduce((n, e) => n + e.stacks.length, 0);
     if (json) {
       ctx.stdout(
-        JSON.stringify({ valid: true, file, environments: envs.length, stacks }, null, 2) + "\n",
+        JSON.stringify(
+          { valid: true, file, environments: envs.length, stacks, warnings },
+          null,
+          2,
+        ) + "\n",
       );
     } else {
       ctx.stdout(
