@@ -296,6 +296,7 @@ function semanticProblems(raw: RawAphexConfig): Problem[] {
  * return (multi-line commands are YAML block scalars), and DEL. A NUL cannot even reach bash
  * ("nul byte found"); the others are invisible in review and in logs.
  */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const COMMAND_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 /** Why a command is refused, if it is: a control character, or a first word starting with `-`. */
