@@ -4,8 +4,8 @@
  * and every problem is reported together, each naming its environment/account/role:
  *
  * - the configuration is valid;
- * - the tools the commands need are on PATH and answer `--version` (the first word of every
- *   build, hook and test command, plus `git`, `node`, `npx`);
+ * - the tools the commands need are on PATH and answer `--version` or `-v` (the first word of
+ *   every build, hook and test command, plus `git`, `node`, `npx`);
  * - for each environment (or `--env`): credentials on the default AWS chain, and the account
  *   matches or the environment's role (default: the CDK deploy role) can be assumed;
  * - CDK bootstrap present: the SSM parameter `/cdk-bootstrap/<qualifier>/version` is readable;
@@ -37,7 +37,7 @@ import {
 /** Tools every pipeline needs whatever the commands are. */
 export const BASE_TOOLS: readonly string[] = ["git", "node", "npx"];
 
-/** Default bound of one `<tool> --version` (ms). */
+/** Default bound of one `<tool> --version` / `<tool> -v` (ms). */
 export const DEFAULT_TOOL_TIMEOUT_MS = 15_000;
 
 /** Default bound of the SSM bootstrap lookup (ms). */
@@ -203,17 +203,28 @@ export function requiredTools(
   return tools;
 }
 
-/** Runs `<tool> --version` (argv, no shell, bounded); returns a problem text or the version line. */
-export async function checkTool(
+/** Flags a tool may answer to with its version (the spec: `--version` or `-v`), tried in order. */
+export const VERSION_FLAGS: readonly string[] = ["--version", "-v"];
+
+interface VersionAnswer {
+  ok: boolean;
+  detail: string;
+  /** The tool is not on PATH (no other flag is worth trying). */
+  missing?: boolean;
+  /** It did not answer in time (no other flag is tried: the bound would double). */
+  timedOut?: boolean;
+}
+
+async function askVersion(
   tool: string,
-  options: { env: Record<string, string>; cwd: string; timeoutMs?: number },
-): Promise<{ ok: boolean; detail: string }> {
+  flag: string,
+  options: { env: Record<string, string>; cwd: string; timeoutMs: number },
+): Promise<VersionAnswer> {
   const controller = new AbortController();
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
   try {
     const out = await new Deno.Command(tool, {
-      args: ["--version"],
+      args: [flag],
       cwd: options.cwd,
       env: options.env,
       clearEnv: true,
@@ -226,26 +237,50 @@ export async function checkTool(
       new TextDecoder().decode(out.stderr).trim();
     const first = text.split("\n")[0]?.slice(0, 120) ?? "";
     if (controller.signal.aborted) {
-      return { ok: false, detail: `\`${tool} --version\` did not answer within ${timeoutMs} ms` };
+      return {
+        ok: false,
+        timedOut: true,
+        detail: `\`${tool} ${flag}\` did not answer within ${options.timeoutMs} ms`,
+      };
     }
     if (!out.success) {
       return {
         ok: false,
-        detail: `\`${tool} --version\` exited with code ${out.code}${first ? `: ${first}` : ""}`,
+        detail: `\`${tool} ${flag}\` exited with code ${out.code}${first ? `: ${first}` : ""}`,
       };
     }
     return { ok: true, detail: first };
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      return { ok: false, detail: `\`${tool}\` is not on PATH` };
+      return { ok: false, missing: true, detail: `\`${tool}\` is not on PATH` };
     }
     return {
       ok: false,
-      detail: `\`${tool} --version\` could not run: ${e instanceof Error ? e.message : e}`,
+      detail: `\`${tool} ${flag}\` could not run: ${e instanceof Error ? e.message : e}`,
     };
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Asks a tool for its version (argv, no shell, bounded): `<tool> --version`, then `<tool> -v` when
+ * the first is refused (tools that know only `-v`). Returns the version line, or a problem text
+ * naming every attempt.
+ */
+export async function checkTool(
+  tool: string,
+  options: { env: Record<string, string>; cwd: string; timeoutMs?: number },
+): Promise<{ ok: boolean; detail: string }> {
+  const bounded = { ...options, timeoutMs: options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS };
+  const failures: string[] = [];
+  for (const flag of VERSION_FLAGS) {
+    const answer = await askVersion(tool, flag, bounded);
+    if (answer.ok) return { ok: true, detail: answer.detail };
+    if (answer.missing || answer.timedOut) return { ok: false, detail: answer.detail };
+    failures.push(answer.detail);
+  }
+  return { ok: false, detail: failures.join("; ") };
 }
 
 async function withTimeout<T>(
