@@ -13,11 +13,21 @@
  *   are present and non-empty in that app's `cdk.json` / `cdk.context.json`.
  *
  * `--skip-aws` (`APHEX_SKIP_AWS`) skips the credential and bootstrap checks and says so.
+ *
+ * It is the first step of the push pipeline (before build) and of pull-request validation. In a
+ * pipeline run (`APHEX_WORKFLOW_NAME` and a commit set) it records itself like every stage; a
+ * failure records each problem, one per line, as the stage's error.
  * @module
  */
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import type { SSMClient, SSMClientConfig } from "@aws-sdk/client-ssm";
-import { type Command, type CommandContext, type OptionValues, runMain } from "../cli/_command.ts";
+import {
+  type Command,
+  type CommandContext,
+  type OptionValues,
+  runMain,
+  str,
+} from "../cli/_command.ts";
 import { checkConfigFile } from "../cli/_config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
 import { describeError, ExitCode, formatIssue } from "../models/errors.ts";
@@ -26,7 +36,14 @@ import type { GitRunner } from "./_checkout.ts";
 // The AWS SDK is loaded only when the AWS checks run (not with --skip-aws, not for --help).
 import type { AwsCredentials, StsClientFactory } from "./_credentials.ts";
 import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
-import { GITHUB_TOKEN_ENV, selectEnvironment } from "./_runtime.ts";
+import {
+  GITHUB_TOKEN_ENV,
+  LOCAL_STORE_DIR,
+  selectEnvironment,
+  STAGE_OPTIONS,
+  type StageInputs,
+  withStageRecording,
+} from "./_runtime.ts";
 import {
   checkoutIfRequested,
   resolveWorkspaceInputs,
@@ -548,6 +565,22 @@ export function formatProblem(problem: PreflightProblem): string {
   return `[${problem.check}] ${where}${problem.message}`;
 }
 
+/**
+ * What a failed preflight records as its stage error (and so what the run record, notifications
+ * and commit statuses show): the count, then every problem on its own line.
+ */
+export function preflightErrorMessage(
+  report: Pick<PreflightReport, "problems">,
+): string | undefined {
+  const n = report.problems.length;
+  if (n === 0) return undefined;
+  return [
+    `preflight found ${n} problem${n === 1 ? "" : "s"}:`,
+    ...report.problems.map(formatProblem),
+  ]
+    .join("\n");
+}
+
 /** `aphex preflight`. */
 export const command: Command = {
   spec: {
@@ -572,6 +605,8 @@ export const command: Command = {
         multiple: true,
         valueName: "KEY",
       },
+      "artifact-bucket": STAGE_OPTIONS["artifact-bucket"]!,
+      "store-dir": STAGE_OPTIONS["store-dir"]!,
       json: { type: "boolean", description: "Print the report as JSON on stdout" },
     },
   },
@@ -580,13 +615,48 @@ export const command: Command = {
     if (values["skip-aws"] === true) inputs.skipAws = true;
     const keys = values.context;
     if (Array.isArray(keys) && keys.length > 0) inputs.contextKeys = keys;
-    const report = await runPreflight(inputs, {
-      env: ctx.env,
-      log: (line) => ctx.stderr(line + "\n"),
-    });
+    const body = () =>
+      runPreflight(inputs, {
+        env: ctx.env,
+        log: (line) => ctx.stderr(line + "\n"),
+      });
+    // In a pipeline run (workflow name and commit known) preflight records itself like every
+    // other stage, so the exit report names it and each problem; elsewhere nothing is recorded.
+    const commitSha = inputs.commitSha;
+    const report = commitSha === undefined ? await body() : await withStageRecording(
+      recordingInputs(inputs, values, ctx, commitSha),
+      {
+        stage: "preflight",
+        env: ctx.env,
+        warn: (message) => ctx.stderr(`warning: ${message}\n`),
+        body,
+        describe: (r) => {
+          const errorMessage = preflightErrorMessage(r);
+          return { exitCode: r.exitCode, ...(errorMessage ? { errorMessage } : {}) };
+        },
+      },
+    );
     if (values.json === true) ctx.stdout(JSON.stringify(report) + "\n");
     return report.exitCode;
   },
 };
+
+/** Where the stage record goes: the run's bucket, else the local store of the workspace. */
+function recordingInputs(
+  inputs: PreflightInputs,
+  values: OptionValues,
+  ctx: CommandContext,
+  commitSha: string,
+): StageInputs {
+  const bucket = str(values, "artifact-bucket");
+  return {
+    workspace: inputs.workspace,
+    commitSha,
+    configFile: inputs.configFile,
+    storeDir: resolve(ctx.cwd, str(values, "store-dir") ?? join(inputs.workspace, LOCAL_STORE_DIR)),
+    outputsDir: "",
+    ...(bucket ? { artifactBucket: bucket } : {}),
+  };
+}
 
 if (import.meta.main) await runMain(command);
