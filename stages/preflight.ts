@@ -8,7 +8,8 @@
  *   every build, hook and test command, plus `git`, `node`, `npx`);
  * - for each environment (or `--env`): credentials on the default AWS chain, and the account
  *   matches or the environment's role (default: the CDK deploy role) can be assumed;
- * - CDK bootstrap present: the SSM parameter `/cdk-bootstrap/<qualifier>/version` is readable;
+ * - CDK bootstrap present: the SSM parameter `/cdk-bootstrap/<qualifier>/version` is readable
+ *   and at least {@linkcode MIN_BOOTSTRAP_VERSION};
  * - every stack path leads to a CDK app (`cdk.json`), and the context keys named with `--context`
  *   are present and non-empty in that app's `cdk.json` / `cdk.context.json`.
  *
@@ -56,6 +57,13 @@ export const BASE_TOOLS: readonly string[] = ["git", "node", "npx"];
 
 /** Default bound of one `<tool> --version` / `<tool> -v` (ms). */
 export const DEFAULT_TOOL_TIMEOUT_MS = 15_000;
+
+/**
+ * Oldest CDK bootstrap stack version a deployment works with: what aws-cdk-lib's
+ * DefaultStackSynthesizer requires of the deploy role and asset publishing
+ * (`MIN_BOOTSTRAP_STACK_VERSION`); older stacks fail the template's BootstrapVersion rule.
+ */
+export const MIN_BOOTSTRAP_VERSION = 6;
 
 /** Default bound of the SSM bootstrap lookup (ms). */
 export const DEFAULT_SSM_TIMEOUT_MS = 4000;
@@ -401,11 +409,25 @@ async function checkEnvironmentAws(
       deps.ssmTimeoutMs ?? DEFAULT_SSM_TIMEOUT_MS,
       "SSM",
     );
-    passed.push(
-      `environment ${env.name}: CDK bootstrap version ${
-        out.Parameter?.Value ?? "?"
-      } in aws://${env.account}/${env.region} (qualifier ${qualifier})`,
-    );
+    const value = out.Parameter?.Value ?? "";
+    const version = /^[0-9]{1,9}$/.test(value) ? Number(value) : undefined;
+    if (version === undefined || version < MIN_BOOTSTRAP_VERSION) {
+      problems.push({
+        check: "bootstrap",
+        environment: env.name,
+        account: env.account,
+        ...(credentials.assumedRole ? { role: credentials.assumedRole } : {}),
+        message: `CDK bootstrap in aws://${env.account}/${env.region} is version ` +
+          `${JSON.stringify(value.slice(0, 40))}; deployments need version ` +
+          `${MIN_BOOTSTRAP_VERSION} or later: run \`npx cdk bootstrap ` +
+          `aws://${env.account}/${env.region} --qualifier ${qualifier}\``,
+      });
+    } else {
+      passed.push(
+        `environment ${env.name}: CDK bootstrap version ${version} in ` +
+          `aws://${env.account}/${env.region} (qualifier ${qualifier})`,
+      );
+    }
   } catch (e) {
     const missing = (e as { name?: unknown })?.name === "ParameterNotFound";
     const redact = makeRedactor(credentials.secrets);
