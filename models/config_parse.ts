@@ -388,20 +388,19 @@ export function configWarnings(
   config: AphexConfig,
   options: ParseConfigOptions = {},
 ): ConfigIssue[] {
-  const problems: Problem[] = [];
-  const raw = load(text) as RawAphexConfig;
-  const image = raw.pipeline?.image;
-  if (image !== undefined) {
-    const ref = parseImageReference(config.pipeline.image);
-    if (ref.digest === undefined) {
-      problems.push({
-        path: ["pipeline", "image"],
-        message: `tag ":${ref.tag}" without a digest: the tag can be repointed to another ` +
-          `image; pin it as ${ref.name}:${ref.tag}@sha256:<digest>`,
-      });
-    }
-  }
-  return problems.length === 0 ? [] : locate(problems, text, options.file ?? "aphex-config.yaml");
+  const ref = parseImageReference(config.pipeline.image);
+  if (ref.digest !== undefined) return [];
+  // Only an image the file names is warned about (not the default). The text is replayed only
+  // when it may name one, so a valid config without `image:` costs no second pass.
+  if (!/image["']?\s*:/.test(text)) return [];
+  const index = indexNodes(text);
+  if (!index.has("pipeline.image")) return [];
+  const problems: Problem[] = [{
+    path: ["pipeline", "image"],
+    message: `tag ":${ref.tag}" without a digest: the tag can be repointed to another ` +
+      `image; pin it as ${ref.name}:${ref.tag}@sha256:<digest>`,
+  }];
+  return locate(problems, text, options.file ?? "aphex-config.yaml", index);
 }
 
 // --- locating problems in the source -----------------------------------------------------------
@@ -480,10 +479,14 @@ function indexNodes(text: string): Map<string, NodeInfo> {
   return index;
 }
 
-function locate(problems: Problem[], text: string, file: string): ConfigIssue[] {
-  const index = problems.some((p) => p.offset === undefined)
-    ? indexNodes(text)
-    : new Map<string, NodeInfo>();
+function locate(
+  problems: Problem[],
+  text: string,
+  file: string,
+  known?: Map<string, NodeInfo>,
+): ConfigIssue[] {
+  const index = known ??
+    (problems.some((p) => p.offset === undefined) ? indexNodes(text) : new Map<string, NodeInfo>());
   const lineStarts = [0];
   for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) lineStarts.push(i + 1);
   const position = (offset: number) => {

@@ -131,3 +131,15 @@ Deno.test("imageProblem and parseImageReference: registry ports, digests, tags",
   assert.ok(!result.ok);
   assert.match(formatIssue(result.issues[0]!), /^c\.yaml:3:10: pipeline\.image: must not use/);
 });
+
+Deno.test("no warning for the default image (pipeline.image unset), nor for a key named like it", async () => {
+  const text = config({}).replace(/^pipeline:\n {2}image: .*\n/m, "").replace(
+    "make",
+    '"echo image: x"',
+  );
+  assert.ok(!text.includes("pipeline:"));
+  const r = await validate(text, ["--json"]);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, "");
+  assert.deepEqual(JSON.parse(r.out).warnings, []);
+});
