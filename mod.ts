@@ -11,6 +11,7 @@
  * @module
  */
 export * from "./models/config.ts";
+export * from "./models/config_codec.ts";
 export {
   closest,
   formatPath,

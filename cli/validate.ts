@@ -2,18 +2,23 @@
  * `aphex validate`: checks `aphex-config.yaml` against the schema and the semantic rules, then
  * against every limit `aphex generate` would hit (object size, Argo's DAG and template caps, a
  * bucket for cluster pipelines), so a valid config always generates.
- * Exit 0 with a one-line summary when valid; exit 2 with every error on stderr otherwise.
+ * Exit 0 with a one-line summary when valid (warnings, e.g. an image tag without a digest, on
+ * stderr); exit 2 with every error on stderr otherwise.
  * @module
  */
 import { type Command, runMain, str } from "./_command.ts";
 import { CONFIG_OPTION, DEFAULT_CONFIG_FILE, readConfigText } from "./_config_file.ts";
-import { locateProblems, parseConfig, type ParseConfigResult } from "../models/config_parse.ts";
+import {
+  configWarnings,
+  locateProblems,
+  parseConfig,
+  type ParseConfigResult,
+} from "../models/config_parse.ts";
 import { ExitCode, formatIssue } from "../models/errors.ts";
 import { pipelineProblems } from "../templates/generate.ts";
 
-/** Parses the file, then checks what generate would refuse (located like parse errors). */
-async function check(file: string, cwd: string): Promise<ParseConfigResult> {
-  const text = await readConfigText(file, { cwd });
+/** Parses the text, then checks what generate would refuse (located like parse errors). */
+function check(text: string, file: string): ParseConfigResult {
   const parsed = parseConfig(text, { file });
   if (!parsed.ok) return parsed;
   const problems = pipelineProblems(parsed.config);
@@ -34,7 +39,8 @@ export const command: Command = {
   },
   async run(values, _positionals, ctx) {
     const file = str(values, "config") ?? DEFAULT_CONFIG_FILE;
-    const result = await check(file, ctx.cwd);
+    const text = await readConfigText(file, { cwd: ctx.cwd });
+    const result = check(text, file);
     const json = values.json === true;
     if (!result.ok) {
       if (json) {
@@ -45,11 +51,17 @@ export const command: Command = {
       ctx.stderr(`${file}: ${n} error${n === 1 ? "" : "s"}\n`);
       return ExitCode.Usage;
     }
+    const warnings = configWarnings(text, result.config, { file });
+    for (const w of warnings) ctx.stderr(`warning: ${formatIssue(w)}\n`);
     const envs = result.config.environments;
     const stacks = envs.reduce((n, e) => n + e.stacks.length, 0);
     if (json) {
       ctx.stdout(
-        JSON.stringify({ valid: true, file, environments: envs.length, stacks }, null, 2) + "\n",
+        JSON.stringify(
+          { valid: true, file, environments: envs.length, stacks, warnings },
+          null,
+          2,
+        ) + "\n",
       );
     } else {
       ctx.stdout(

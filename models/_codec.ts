@@ -42,16 +42,55 @@ export const boolean: Codec<boolean> = {
   decode: (v, p) => typeof v === "boolean" ? v : bad(p, "a boolean", v),
 };
 
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+/**
+ * An ISO-8601 date-time with a UTC designator or offset: `2024-01-15T10:30:00Z`,
+ * `2024-01-15T10:30:00.123456+00:00`, `2024-01-15T12:30:00+0200`. Fractions up to nanoseconds.
+ */
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))$/;
 
-/** A Date, as an ISO-8601 UTC string (`2024-01-15T10:30:00.000Z`). */
+/**
+ * Parses an ISO-8601 date-time that carries its zone (a bare local time is ambiguous and refused)
+ * into a UTC Date, or undefined. Digits beyond milliseconds are truncated (a Date holds ms).
+ * Out-of-range fields (month 13, 24:00, Feb 30, offset 24:00) are refused, not rolled over.
+ */
+export function parseIsoDateTime(text: string): Date | undefined {
+  const m = ISO_DATE_TIME.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const ms = Number((m[7] ?? "0").padEnd(3, "0").slice(0, 3));
+  const sign = m[9] === "-" ? -1 : 1;
+  const offsetHours = m[9] ? Number(m[10]) : 0;
+  const offsetMinutes = m[9] ? Number(m[11]) : 0;
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (offsetHours > 23 || offsetMinutes > 59) return undefined;
+  const check = new Date(0);
+  check.setUTCFullYear(year, month - 1, day); // not Date.UTC: it maps years 0–99 to 1900–1999
+  check.setUTCHours(hour, minute, second, ms);
+  if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1) return undefined;
+  const out = new Date(check.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
+  return Number.isNaN(out.getTime()) ? undefined : out;
+}
+
+/**
+ * A Date. Written as ISO-8601 UTC (`2024-01-15T10:30:00.000Z`); read liberally: any ISO-8601
+ * date-time with `Z` or an offset, normalized to UTC (records written by other tools).
+ */
 export const date: Codec<Date> = {
   encode: (v) => v.toISOString(),
   decode: (v, p) => {
-    if (typeof v !== "string" || !ISO_UTC.test(v) || Number.isNaN(Date.parse(v))) {
-      return bad(p, "an ISO-8601 UTC timestamp such as 2024-01-15T10:30:00Z", v);
+    const parsed = typeof v === "string" ? parseIsoDateTime(v) : undefined;
+    if (parsed === undefined) {
+      return bad(p, "an ISO-8601 timestamp with a zone such as 2024-01-15T10:30:00Z", v);
     }
-    return new Date(v);
+    return parsed;
   },
 };
 
@@ -118,18 +157,47 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** A codec marked optional: the field may be absent (never `null`); see {@linkcode optional}. */
+interface OptionalCodec<T> extends Codec<T | undefined> {
+  readonly optional: true;
+}
+
+/**
+ * An optional field of an {@linkcode object}: omitted from the JSON when `undefined`, and left
+ * unset when absent from the JSON (a present field must still decode).
+ */
+export function optional<T>(inner: Codec<T>): Codec<T | undefined> {
+  const codec: OptionalCodec<T> = {
+    optional: true,
+    encode: (v) => v === undefined ? undefined : inner.encode(v),
+    decode: (v, p) => inner.decode(v, p),
+  };
+  return codec;
+}
+
+function isOptional(codec: Codec<unknown>): boolean {
+  return (codec as Partial<OptionalCodec<unknown>>).optional === true;
+}
+
 /** An object with exactly the declared fields (unknown fields are rejected). */
 export function object<T>(fields: { [K in keyof T]-?: Codec<T[K]> }): Codec<T> {
   const keys = Object.keys(fields) as (keyof T & string)[];
   return {
-    encode: (v) => Object.fromEntries(keys.map((k) => [k, fields[k].encode(v[k])])),
+    encode: (v) =>
+      Object.fromEntries(
+        keys.filter((k) => !(v[k] === undefined && isOptional(fields[k])))
+          .map((k) => [k, fields[k].encode(v[k])]),
+      ),
     decode: (v, p) => {
       if (!isPlainObject(v)) return bad(p, "an object", v);
       for (const k of Object.keys(v)) {
         if (!(k in fields)) throw new AphexError(`${p ? `${p}.` : ""}${k}: unknown field`);
       }
       const out = {} as T;
-      for (const k of keys) out[k] = fields[k].decode(v[k], p ? `${p}.${k}` : k);
+      for (const k of keys) {
+        if (!(k in v) && isOptional(fields[k])) continue;
+        out[k] = fields[k].decode(v[k], p ? `${p}.${k}` : k);
+      }
       return out;
     },
   };

@@ -284,7 +284,12 @@ function semanticProblems(raw: RawAphexConfig): Problem[] {
       }
     });
   });
+  problems.push(...commandProblems(raw));
   const p = raw.pipeline;
+  if (p?.image !== undefined) {
+    const message = imageProblem(p.image);
+    if (message !== undefined) problems.push({ path: ["pipeline", "image"], message });
+  }
   if (p?.github && !p.webhook) {
     problems.push({
       path: ["pipeline", "webhook"],
@@ -300,6 +305,118 @@ function semanticProblems(raw: RawAphexConfig): Problem[] {
     });
   }
   return problems;
+}
+
+/**
+ * Control characters a command may not contain: every C0 control but tab, line feed and carriage
+ * return (multi-line commands are YAML block scalars), and DEL. A NUL cannot even reach bash
+ * ("nul byte found"); the others are invisible in review and in logs.
+ */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const COMMAND_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/** Why a command is refused, if it is: a control character, or a first word starting with `-`. */
+export function commandProblem(command: string): string | undefined {
+  const control = COMMAND_CONTROL.exec(command);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).padStart(4, "0");
+    return `must not contain control characters (found U+${code.toUpperCase()} at character ` +
+      `${control.index + 1}); remove it`;
+  }
+  if (command.trimStart().startsWith("-")) {
+    return "must not start with '-' (bash would read it as an option, not a command)";
+  }
+  return undefined;
+}
+
+/** Every build, hook and test command, with its path in the configuration. */
+function commandProblems(raw: RawAphexConfig): Problem[] {
+  const lists: [Segment[], readonly string[] | undefined][] = [
+    [["build", "commands"], raw.build.commands],
+  ];
+  raw.environments.forEach((env, i) => {
+    lists.push([["environments", i, "hooks", "preDeploy"], env.hooks?.preDeploy]);
+    lists.push([["environments", i, "hooks", "postDeploy"], env.hooks?.postDeploy]);
+    lists.push([["environments", i, "tests", "commands"], env.tests?.commands]);
+  });
+  const problems: Problem[] = [];
+  for (const [path, commands] of lists) {
+    commands?.forEach((command, j) => {
+      const message = commandProblem(command);
+      if (message !== undefined) problems.push({ path: [...path, j], message });
+    });
+  }
+  return problems;
+}
+
+/** A container image reference split into its parts. */
+export interface ImageReference {
+  /** Repository, registry included (`ghcr.io/aphex-dev/aphex`). */
+  name: string;
+  /** Tag, if any (`0.1.0`). */
+  tag?: string;
+  /** Digest, if any (`sha256:…`). */
+  digest?: string;
+}
+
+/** Splits `registry[:port]/name[:tag][@digest]`; the tag is after the last `/`. */
+export function parseImageReference(image: string): ImageReference {
+  const at = image.indexOf("@");
+  const withoutDigest = at === -1 ? image : image.slice(0, at);
+  const colon = withoutDigest.lastIndexOf(":");
+  const hasTag = colon > withoutDigest.lastIndexOf("/");
+  const ref: ImageReference = { name: hasTag ? withoutDigest.slice(0, colon) : withoutDigest };
+  if (hasTag) ref.tag = withoutDigest.slice(colon + 1);
+  if (at !== -1) ref.digest = image.slice(at + 1);
+  return ref;
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * Why `pipeline.image` is refused, if it is. A run must execute the image it was generated for:
+ * no tag means `latest`, and `latest` (like any tag) can be repointed at any time; a digest pins it.
+ */
+export function imageProblem(image: string): string | undefined {
+  const ref = parseImageReference(image);
+  if (ref.digest !== undefined && !DIGEST.test(ref.digest)) {
+    return `digest "${ref.digest}" must be sha256: followed by 64 lowercase hex digits`;
+  }
+  if (ref.tag === "") return "must not end with ':'; give a version tag such as :1.2.3";
+  if (ref.digest !== undefined) return undefined;
+  if (ref.tag === undefined) {
+    return "needs a version tag, preferably with a digest (name:1.2.3@sha256:…); without one " +
+      "every run pulls whatever 'latest' points at that day";
+  }
+  if (ref.tag === "latest") {
+    return "must not use the tag 'latest' (it moves); pin a version tag, preferably with a " +
+      "digest (name:1.2.3@sha256:…)";
+  }
+  return undefined;
+}
+
+/**
+ * Warnings about a valid configuration (nothing that stops it from being used), located like
+ * errors: a `pipeline.image` with a tag but no digest (the tag can be repointed).
+ */
+export function configWarnings(
+  text: string,
+  config: AphexConfig,
+  options: ParseConfigOptions = {},
+): ConfigIssue[] {
+  const ref = parseImageReference(config.pipeline.image);
+  if (ref.digest !== undefined) return [];
+  // Only an image the file names is warned about (not the default). The text is replayed only
+  // when it may name one, so a valid config without `image:` costs no second pass.
+  if (!/image["']?\s*:/.test(text)) return [];
+  const index = indexNodes(text);
+  if (!index.has("pipeline.image")) return [];
+  const problems: Problem[] = [{
+    path: ["pipeline", "image"],
+    message: `tag ":${ref.tag}" without a digest: the tag can be repointed to another ` +
+      `image; pin it as ${ref.name}:${ref.tag}@sha256:<digest>`,
+  }];
+  return locate(problems, text, options.file ?? "aphex-config.yaml", index);
 }
 
 // --- locating problems in the source -----------------------------------------------------------
@@ -378,10 +495,14 @@ function indexNodes(text: string): Map<string, NodeInfo> {
   return index;
 }
 
-function locate(problems: Problem[], text: string, file: string): ConfigIssue[] {
-  const index = problems.some((p) => p.offset === undefined)
-    ? indexNodes(text)
-    : new Map<string, NodeInfo>();
+function locate(
+  problems: Problem[],
+  text: string,
+  file: string,
+  known?: Map<string, NodeInfo>,
+): ConfigIssue[] {
+  const index = known ??
+    (problems.some((p) => p.offset === undefined) ? indexNodes(text) : new Map<string, NodeInfo>());
   const lineStarts = [0];
   for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) lineStarts.push(i + 1);
   const position = (offset: number) => {

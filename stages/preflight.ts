@@ -4,20 +4,31 @@
  * and every problem is reported together, each naming its environment/account/role:
  *
  * - the configuration is valid;
- * - the tools the commands need are on PATH and answer `--version` (the first word of every
- *   build, hook and test command, plus `git`, `node`, `npx`);
+ * - the tools the commands need are on PATH and answer `--version` or `-v` (the first word of
+ *   every build, hook and test command, plus `git`, `node`, `npx`);
  * - for each environment (or `--env`): credentials on the default AWS chain, and the account
  *   matches or the environment's role (default: the CDK deploy role) can be assumed;
- * - CDK bootstrap present: the SSM parameter `/cdk-bootstrap/<qualifier>/version` is readable;
+ * - CDK bootstrap present: the SSM parameter `/cdk-bootstrap/<qualifier>/version` is readable
+ *   and at least {@linkcode MIN_BOOTSTRAP_VERSION};
  * - every stack path leads to a CDK app (`cdk.json`), and the context keys named with `--context`
  *   are present and non-empty in that app's `cdk.json` / `cdk.context.json`.
  *
  * `--skip-aws` (`APHEX_SKIP_AWS`) skips the credential and bootstrap checks and says so.
+ *
+ * It is the first step of the push pipeline (before build) and of pull-request validation. In a
+ * pipeline run (`APHEX_WORKFLOW_NAME` and a commit set) it records itself like every stage; a
+ * failure records each problem, one per line, as the stage's error.
  * @module
  */
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import type { SSMClient, SSMClientConfig } from "@aws-sdk/client-ssm";
-import { type Command, type CommandContext, type OptionValues, runMain } from "../cli/_command.ts";
+import {
+  type Command,
+  type CommandContext,
+  type OptionValues,
+  runMain,
+  str,
+} from "../cli/_command.ts";
 import { checkConfigFile } from "../cli/_config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
 import { describeError, ExitCode, formatIssue } from "../models/errors.ts";
@@ -26,7 +37,14 @@ import type { GitRunner } from "./_checkout.ts";
 // The AWS SDK is loaded only when the AWS checks run (not with --skip-aws, not for --help).
 import type { AwsCredentials, StsClientFactory } from "./_credentials.ts";
 import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
-import { GITHUB_TOKEN_ENV, selectEnvironment } from "./_runtime.ts";
+import {
+  GITHUB_TOKEN_ENV,
+  LOCAL_STORE_DIR,
+  selectEnvironment,
+  STAGE_OPTIONS,
+  type StageInputs,
+  withStageRecording,
+} from "./_runtime.ts";
 import {
   checkoutIfRequested,
   resolveWorkspaceInputs,
@@ -37,8 +55,15 @@ import {
 /** Tools every pipeline needs whatever the commands are. */
 export const BASE_TOOLS: readonly string[] = ["git", "node", "npx"];
 
-/** Default bound of one `<tool> --version` (ms). */
+/** Default bound of one `<tool> --version` / `<tool> -v` (ms). */
 export const DEFAULT_TOOL_TIMEOUT_MS = 15_000;
+
+/**
+ * Oldest CDK bootstrap stack version a deployment works with: what aws-cdk-lib's
+ * DefaultStackSynthesizer requires of the deploy role and asset publishing
+ * (`MIN_BOOTSTRAP_STACK_VERSION`); older stacks fail the template's BootstrapVersion rule.
+ */
+export const MIN_BOOTSTRAP_VERSION = 6;
 
 /** Default bound of the SSM bootstrap lookup (ms). */
 export const DEFAULT_SSM_TIMEOUT_MS = 4000;
@@ -203,17 +228,28 @@ export function requiredTools(
   return tools;
 }
 
-/** Runs `<tool> --version` (argv, no shell, bounded); returns a problem text or the version line. */
-export async function checkTool(
+/** Flags a tool may answer to with its version (the spec: `--version` or `-v`), tried in order. */
+export const VERSION_FLAGS: readonly string[] = ["--version", "-v"];
+
+interface VersionAnswer {
+  ok: boolean;
+  detail: string;
+  /** The tool is not on PATH (no other flag is worth trying). */
+  missing?: boolean;
+  /** It did not answer in time (no other flag is tried: the bound would double). */
+  timedOut?: boolean;
+}
+
+async function askVersion(
   tool: string,
-  options: { env: Record<string, string>; cwd: string; timeoutMs?: number },
-): Promise<{ ok: boolean; detail: string }> {
+  flag: string,
+  options: { env: Record<string, string>; cwd: string; timeoutMs: number },
+): Promise<VersionAnswer> {
   const controller = new AbortController();
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
   try {
     const out = await new Deno.Command(tool, {
-      args: ["--version"],
+      args: [flag],
       cwd: options.cwd,
       env: options.env,
       clearEnv: true,
@@ -226,26 +262,50 @@ export async function checkTool(
       new TextDecoder().decode(out.stderr).trim();
     const first = text.split("\n")[0]?.slice(0, 120) ?? "";
     if (controller.signal.aborted) {
-      return { ok: false, detail: `\`${tool} --version\` did not answer within ${timeoutMs} ms` };
+      return {
+        ok: false,
+        timedOut: true,
+        detail: `\`${tool} ${flag}\` did not answer within ${options.timeoutMs} ms`,
+      };
     }
     if (!out.success) {
       return {
         ok: false,
-        detail: `\`${tool} --version\` exited with code ${out.code}${first ? `: ${first}` : ""}`,
+        detail: `\`${tool} ${flag}\` exited with code ${out.code}${first ? `: ${first}` : ""}`,
       };
     }
     return { ok: true, detail: first };
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      return { ok: false, detail: `\`${tool}\` is not on PATH` };
+      return { ok: false, missing: true, detail: `\`${tool}\` is not on PATH` };
     }
     return {
       ok: false,
-      detail: `\`${tool} --version\` could not run: ${e instanceof Error ? e.message : e}`,
+      detail: `\`${tool} ${flag}\` could not run: ${e instanceof Error ? e.message : e}`,
     };
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Asks a tool for its version (argv, no shell, bounded): `<tool> --version`, then `<tool> -v` when
+ * the first is refused (tools that know only `-v`). Returns the version line, or a problem text
+ * naming every attempt.
+ */
+export async function checkTool(
+  tool: string,
+  options: { env: Record<string, string>; cwd: string; timeoutMs?: number },
+): Promise<{ ok: boolean; detail: string }> {
+  const bounded = { ...options, timeoutMs: options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS };
+  const failures: string[] = [];
+  for (const flag of VERSION_FLAGS) {
+    const answer = await askVersion(tool, flag, bounded);
+    if (answer.ok) return { ok: true, detail: answer.detail };
+    if (answer.missing || answer.timedOut) return { ok: false, detail: answer.detail };
+    failures.push(answer.detail);
+  }
+  return { ok: false, detail: failures.join("; ") };
 }
 
 async function withTimeout<T>(
@@ -349,11 +409,25 @@ async function checkEnvironmentAws(
       deps.ssmTimeoutMs ?? DEFAULT_SSM_TIMEOUT_MS,
       "SSM",
     );
-    passed.push(
-      `environment ${env.name}: CDK bootstrap version ${
-        out.Parameter?.Value ?? "?"
-      } in aws://${env.account}/${env.region} (qualifier ${qualifier})`,
-    );
+    const value = out.Parameter?.Value ?? "";
+    const version = /^[0-9]{1,9}$/.test(value) ? Number(value) : undefined;
+    if (version === undefined || version < MIN_BOOTSTRAP_VERSION) {
+      problems.push({
+        check: "bootstrap",
+        environment: env.name,
+        account: env.account,
+        ...(credentials.assumedRole ? { role: credentials.assumedRole } : {}),
+        message: `CDK bootstrap in aws://${env.account}/${env.region} is version ` +
+          `${JSON.stringify(value.slice(0, 40))}; deployments need version ` +
+          `${MIN_BOOTSTRAP_VERSION} or later: run \`npx cdk bootstrap ` +
+          `aws://${env.account}/${env.region} --qualifier ${qualifier}\``,
+      });
+    } else {
+      passed.push(
+        `environment ${env.name}: CDK bootstrap version ${version} in ` +
+          `aws://${env.account}/${env.region} (qualifier ${qualifier})`,
+      );
+    }
   } catch (e) {
     const missing = (e as { name?: unknown })?.name === "ParameterNotFound";
     const redact = makeRedactor(credentials.secrets);
@@ -513,6 +587,22 @@ export function formatProblem(problem: PreflightProblem): string {
   return `[${problem.check}] ${where}${problem.message}`;
 }
 
+/**
+ * What a failed preflight records as its stage error (and so what the run record, notifications
+ * and commit statuses show): the count, then every problem on its own line.
+ */
+export function preflightErrorMessage(
+  report: Pick<PreflightReport, "problems">,
+): string | undefined {
+  const n = report.problems.length;
+  if (n === 0) return undefined;
+  return [
+    `preflight found ${n} problem${n === 1 ? "" : "s"}:`,
+    ...report.problems.map(formatProblem),
+  ]
+    .join("\n");
+}
+
 /** `aphex preflight`. */
 export const command: Command = {
   spec: {
@@ -537,6 +627,8 @@ export const command: Command = {
         multiple: true,
         valueName: "KEY",
       },
+      "artifact-bucket": STAGE_OPTIONS["artifact-bucket"]!,
+      "store-dir": STAGE_OPTIONS["store-dir"]!,
       json: { type: "boolean", description: "Print the report as JSON on stdout" },
     },
   },
@@ -545,13 +637,48 @@ export const command: Command = {
     if (values["skip-aws"] === true) inputs.skipAws = true;
     const keys = values.context;
     if (Array.isArray(keys) && keys.length > 0) inputs.contextKeys = keys;
-    const report = await runPreflight(inputs, {
-      env: ctx.env,
-      log: (line) => ctx.stderr(line + "\n"),
-    });
+    const body = () =>
+      runPreflight(inputs, {
+        env: ctx.env,
+        log: (line) => ctx.stderr(line + "\n"),
+      });
+    // In a pipeline run (workflow name and commit known) preflight records itself like every
+    // other stage, so the exit report names it and each problem; elsewhere nothing is recorded.
+    const commitSha = inputs.commitSha;
+    const report = commitSha === undefined ? await body() : await withStageRecording(
+      recordingInputs(inputs, values, ctx, commitSha),
+      {
+        stage: "preflight",
+        env: ctx.env,
+        warn: (message) => ctx.stderr(`warning: ${message}\n`),
+        body,
+        describe: (r) => {
+          const errorMessage = preflightErrorMessage(r);
+          return { exitCode: r.exitCode, ...(errorMessage ? { errorMessage } : {}) };
+        },
+      },
+    );
     if (values.json === true) ctx.stdout(JSON.stringify(report) + "\n");
     return report.exitCode;
   },
 };
+
+/** Where the stage record goes: the run's bucket, else the local store of the workspace. */
+function recordingInputs(
+  inputs: PreflightInputs,
+  values: OptionValues,
+  ctx: CommandContext,
+  commitSha: string,
+): StageInputs {
+  const bucket = str(values, "artifact-bucket");
+  return {
+    workspace: inputs.workspace,
+    commitSha,
+    configFile: inputs.configFile,
+    storeDir: resolve(ctx.cwd, str(values, "store-dir") ?? join(inputs.workspace, LOCAL_STORE_DIR)),
+    outputsDir: "",
+    ...(bucket ? { artifactBucket: bucket } : {}),
+  };
+}
 
 if (import.meta.main) await runMain(command);

@@ -66,17 +66,18 @@ Deno.test("no {{…}} in any command, argument or script, no script templates, n
   }
 });
 
-Deno.test("the DAG is build → pipeline-update → per env [approve] → deploy → [test], each after the previous", () => {
+Deno.test("the DAG is preflight → build → pipeline-update → per env [approve] → deploy → [test], each after the previous", () => {
   const wt = buildWorkflowTemplate(TABLE["three-envs-approval-hooks"]!);
   const dagOf = (name: string) => wt.spec.templates.find((t) => t.name === name)!.dag!;
   const row = (t: DagTask) => [t.name, t.template, t.depends ?? null];
   assert.deepEqual(dagOf(wt.spec.entrypoint).tasks.map(row), [
-    ["build", "build", null],
+    ["preflight", "preflight", null],
+    ["build", "build", "preflight"],
     ["pipeline-update", "pipeline-update", "build"],
     ["environments", "environments", "pipeline-update"],
   ]);
   // A run superseded by its self-update skips every environment with one condition.
-  const environments = dagOf(wt.spec.entrypoint).tasks[2]!;
+  const environments = dagOf(wt.spec.entrypoint).tasks[3]!;
   assert.equal(
     environments.when,
     "{{tasks.pipeline-update.outputs.parameters.superseded}} != true",
@@ -95,6 +96,7 @@ Deno.test("the DAG is build → pipeline-update → per env [approve] → deploy
     [
       "pipeline",
       "environments",
+      "preflight",
       "build",
       "pipeline-update",
       "approval",

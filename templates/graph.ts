@@ -4,18 +4,27 @@
  * @module
  */
 import type { AphexConfig } from "../models/config.ts";
-import { buildTopology, type PipelineStep, pipelineSteps } from "./topology.ts";
+import { buildTopology, type PipelineStep, pipelineSteps, type StepKind } from "./topology.ts";
 
 /** Output formats of {@linkcode renderGraph}. */
 export const GRAPH_FORMATS = ["mermaid", "dot", "text"] as const;
 /** One of {@linkcode GRAPH_FORMATS}. */
 export type GraphFormat = typeof GRAPH_FORMATS[number];
 
-function label(step: PipelineStep): string {
+/** A step as drawn: the topology's steps, plus the preflight that precedes them in every run. */
+type GraphStep = Omit<PipelineStep, "kind"> & { kind: StepKind | "preflight" };
+
+/** The WorkflowTemplate's sequence: preflight, then the topology's steps (build first). */
+function graphSteps(config: AphexConfig): GraphStep[] {
+  const [first, ...rest] = pipelineSteps(buildTopology(config));
+  return [{ name: "preflight", kind: "preflight" }, { ...first!, after: "preflight" }, ...rest];
+}
+
+function label(step: GraphStep): string {
   return step.kind === "approval" ? `approve ${step.env}` : step.name;
 }
 
-function mermaid(steps: PipelineStep[]): string {
+function mermaid(steps: GraphStep[]): string {
   const id = new Map(steps.map((s, i) => [s.name, `s${i}`]));
   const lines = ["flowchart LR"];
   for (const s of steps) {
@@ -26,7 +35,7 @@ function mermaid(steps: PipelineStep[]): string {
   return lines.join("\n") + "\n";
 }
 
-function dot(name: string, steps: PipelineStep[]): string {
+function dot(name: string, steps: GraphStep[]): string {
   const lines = [`digraph ${JSON.stringify(name)} {`, "  rankdir=LR;"];
   for (const s of steps) {
     const shape = s.kind === "approval" ? "diamond" : "box";
@@ -39,7 +48,7 @@ function dot(name: string, steps: PipelineStep[]): string {
   return lines.join("\n") + "\n";
 }
 
-function text(name: string, steps: PipelineStep[]): string {
+function text(name: string, steps: GraphStep[]): string {
   const width = Math.max(...steps.map((s) => s.name.length)) + 2;
   const lines = [`pipeline ${name}: ${steps.length} steps, each after the previous one`];
   steps.forEach((s, i) => {
@@ -58,11 +67,11 @@ function text(name: string, steps: PipelineStep[]): string {
  *
  * @example
  * ```ts
- * renderGraph(config, { format: "mermaid" }); // "flowchart LR\n  s0[\"build\"]\n…"
+ * renderGraph(config, { format: "mermaid" }); // "flowchart LR\n  s0[\"preflight\"]\n…"
  * ```
  */
 export function renderGraph(config: AphexConfig, options: { format?: GraphFormat } = {}): string {
-  const steps = pipelineSteps(buildTopology(config));
+  const steps = graphSteps(config);
   switch (options.format ?? "mermaid") {
     case "mermaid":
       return mermaid(steps);

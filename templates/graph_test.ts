@@ -41,6 +41,7 @@ Deno.test("graph formats show the same steps and edges as the WorkflowTemplate D
     assert.equal(text.trimEnd().split("\n").length, tasks.length + 1, name);
   }
   const mermaid = renderGraph(configTable()["three-envs-approval-hooks"]!);
-  assert.match(mermaid, /s6\{"approve prod"\}/);
-  assert.match(mermaid, /s5 --> s6\n {2}s6 --> s7/);
+  assert.match(mermaid, /s0\["preflight"\]\n {2}s1\["build"\]/);
+  assert.match(mermaid, /s7\{"approve prod"\}/);
+  assert.match(mermaid, /s6 --> s7\n {2}s7 --> s8/);
 });

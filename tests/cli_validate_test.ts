@@ -24,7 +24,12 @@ Deno.test("aphex validate: the example config is valid (summary on stdout, exit 
   const r = await run(["validate"]);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, "aphex-config.yaml: valid (3 environments, 6 stacks)\n");
-  assert.equal(r.err, "");
+  // The example's image has a version tag but no digest: valid, with a warning.
+  assert.match(
+    r.err,
+    /^warning: aphex-config\.yaml:9:10: pipeline\.image: tag ":0\.1\.0" without a digest/,
+  );
+  assert.equal(r.err.split("\n").length, 2);
 });
 
 Deno.test("aphex validate --json: machine-readable success and errors", async () => {
@@ -34,6 +39,14 @@ Deno.test("aphex validate --json: machine-readable success and errors", async ()
     file: "aphex-config.yaml",
     environments: 3,
     stacks: 6,
+    warnings: [{
+      file: "aphex-config.yaml",
+      line: 9,
+      col: 10,
+      path: "pipeline.image",
+      message: 'tag ":0.1.0" without a digest: the tag can be repointed to another image; pin ' +
+        "it as ghcr.io/aphex-dev/aphex:0.1.0@sha256:<digest>",
+    }],
   });
   await withConfig(
     'version: "1.0"\nbuild: { commands: [make] }\nenvironments: []\n',

@@ -85,7 +85,9 @@ const REGIONS = [
 const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/);
 const stackName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,30}$/);
 const path = fc.stringMatching(/^[a-z][a-z0-9_-]{0,8}(\/[a-z0-9_-]{1,8}){0,3}\.ts$/);
-const command = fc.string({ minLength: 1, maxLength: 30 }).filter((s) => /\S/.test(s));
+const command = fc.string({ minLength: 1, maxLength: 30 }).filter((s) =>
+  /\S/.test(s) && !s.trimStart().startsWith("-")
+);
 const commands = fc.array(command, { minLength: 1, maxLength: 3 });
 
 const environment = fc.record(

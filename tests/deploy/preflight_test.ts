@@ -112,7 +112,11 @@ Deno.test("preflight: several problems at once are all reported, each naming env
         "[credentials]",
       ]);
       assert.equal(lines[0], "[tool] `definitely-not-a-tool-aphex` is not on PATH");
-      assert.equal(lines[1], "[tool] `brokentool --version` exited with code 3: broken: no");
+      assert.equal(
+        lines[1],
+        "[tool] `brokentool --version` exited with code 3: broken: no; " +
+          "`brokentool -v` exited with code 3: broken: no",
+      );
       assert.match(lines[2]!, /^\[cdk-app\] environment dev: stack ghost-stack: no cdk.json found/);
       assert.match(
         lines[3]!,
