@@ -1,7 +1,7 @@
 /**
- * Reads `aphex-config.yaml` for {@linkcode AphexPipelineResources}: the parsed, validated
+ * Reads `aphex-config.yaml` for `AphexPipelineResources`: the parsed, validated
  * configuration (the same parser as `aphex validate`) and the Kubernetes objects `aphex generate`
- * would write for it (for {@linkcode AphexPipelineResourcesProps.manifests}).
+ * would write for it (for its `manifests` prop).
  *
  * Separate from `cdk/pipeline_resources.ts` so that the construct itself depends only on
  * `aws-cdk-lib` and `constructs`.
@@ -11,7 +11,6 @@ import { readFile } from "node:fs/promises";
 import type { AphexConfig } from "../models/config.ts";
 import { parseConfigOrThrow } from "../models/config_parse.ts";
 import { generateManifests } from "../templates/generate.ts";
-import type { AphexPipelineResources, AphexPipelineResourcesProps } from "./pipeline_resources.ts";
 
 /** What {@linkcode loadPipelineConfig} returns. */
 export interface PipelineConfigFile {
@@ -23,8 +22,7 @@ export interface PipelineConfigFile {
 
 /**
  * Reads and validates an `aphex-config.yaml` and generates its manifests, for
- * {@linkcode AphexPipelineResources}' `config` and `manifests` props
- * ({@linkcode AphexPipelineResourcesProps}).
+ * `AphexPipelineResources`' `config` and `manifests` props.
  *
  * @throws {AphexError} (exit 2) when the file is not a valid configuration.
  */
