@@ -157,3 +157,9 @@ Deno.test("the bootstrap roles granted are the ones the stages and the CDK CLI t
     "prod: only its configured role",
   );
 });
+
+Deno.test("the construct's metric namespace and qualifier default are the stages'", () => {
+  // The construct cannot import the stages (it must load in a Node CDK app with aws-cdk-lib only).
+  assert.equal(APHEX_METRIC_NAMESPACE, METRIC_NAMESPACE);
+  assert.equal(DEFAULTS.pipeline.cdkQualifier, DEFAULT_QUALIFIER);
+});
