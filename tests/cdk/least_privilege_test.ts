@@ -9,7 +9,14 @@ import { join } from "node:path";
 import { App, CfnWaitConditionHandle, Stack } from "aws-cdk-lib";
 import * as ecrAssets from "aws-cdk-lib/aws-ecr-assets";
 import * as s3Assets from "aws-cdk-lib/aws-s3-assets";
-import { CDK_BOOTSTRAP_ROLE_TEMPLATES, PIPELINE_API_GRANTS } from "../../cdk/pipeline_resources.ts";
+import {
+  APHEX_METRIC_NAMESPACE,
+  CDK_BOOTSTRAP_ROLE_TEMPLATES,
+  PIPELINE_API_GRANTS,
+} from "../../cdk/pipeline_resources.ts";
+import { METRIC_NAMESPACE } from "../../stages/_monitoring.ts";
+import { DEFAULT_QUALIFIER } from "../../stages/_credentials.ts";
+import { DEFAULTS } from "../../models/config.ts";
 import {
   bootstrapRolesAssumedBySource,
   compareGrants,
