@@ -76,7 +76,29 @@ export class StreamRedactor {
   /** Adds a chunk; returns the redacted text that is safe to emit now. */
   push(chunk: string): string {
     if (this.#forms.length === 0) return chunk;
-    const buf = this.#held + chunk;
+    return this.#scan(this.#held + chunk, false);
+  }
+
+  /** Ends the stream: returns the rest, redacted (nothing more can complete a secret). */
+  flush(): string {
+    const rest = this.#held;
+    this.#held = "";
+    return rest.length === 0 ? "" : this.#scan(rest, true);
+  }
+
+  #scan(buf: string, final: boolean): string {
+    // Positions where the text ends inside a form: a longer secret may still complete there.
+    let pendingAt = buf.length;
+    if (!final) {
+      for (const form of this.#forms) {
+        for (let p = Math.max(0, buf.length - form.length + 1); p < pendingAt; p++) {
+          if (buf.charCodeAt(p) === form.charCodeAt(0) && form.startsWith(buf.slice(p))) {
+            pendingAt = p;
+            break;
+          }
+        }
+      }
+    }
     let out = "";
     let from = 0;
     for (;;) {
@@ -90,30 +112,13 @@ export class StreamRedactor {
           len = form.length;
         }
       }
-      if (at < 0) break;
+      if (at < 0 || at >= pendingAt) break;
       out += buf.slice(from, at) + REDACTED;
       from = at + len;
     }
-    // Hold back the shortest suffix that may still grow into a secret.
-    let keep = buf.length;
-    for (const form of this.#forms) {
-      const start = Math.max(from, buf.length - form.length + 1);
-      for (let p = start; p < keep; p++) {
-        if (buf.charCodeAt(p) === form.charCodeAt(0) && form.startsWith(buf.slice(p))) {
-          keep = p;
-          break;
-        }
-      }
-    }
+    const keep = Math.max(from, pendingAt);
     out += buf.slice(from, keep);
     this.#held = buf.slice(keep);
     return out;
-  }
-
-  /** Ends the stream: returns what was held back (it can no longer become a secret). */
-  flush(): string {
-    const rest = this.#held;
-    this.#held = "";
-    return rest;
   }
 }
