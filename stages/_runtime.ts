@@ -4,6 +4,7 @@
  * parameter files, and SIGTERM/SIGINT handling for the CLI entry.
  * @module
  */
+import { assertWritableDir } from "./_workspace.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import type { CommandContext, OptionSpec, OptionValues } from "../cli/_command.ts";
 import { str } from "../cli/_command.ts";
@@ -375,27 +376,31 @@ export function runStageCommand<T>(
           "\n",
       )
     : (line: string) => ctx.stderr(line + "\n");
-  return withStageRecording(inputs, {
-    stage: options.stage,
-    env: ctx.env,
-    warn: (message) => ctx.stderr(`warning: ${message}\n`),
-    describe: options.describe,
-    body: () =>
-      withTerminationSignal((signal) =>
-        options.run(signal, log).catch(async (e) => {
-          await writeOutputs(inputs.outputsDir, {
-            parameters: {
-              ...options.failureParameters,
-              success: "false",
-              "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
-            },
-            result: {
-              ...options.failureResult,
-              failure: e instanceof Error ? e.message : String(e),
-            },
-          }).catch(() => {});
-          throw e;
-        })
-      ),
-  });
+  // Every precondition is checked before the first side effect (the stage record, the store):
+  // a stage must never publish and then fail to write its own outputs (workspace boundary).
+  return assertWritableDir(inputs.outputsDir).then(() =>
+    withStageRecording(inputs, {
+      stage: options.stage,
+      env: ctx.env,
+      warn: (message) => ctx.stderr(`warning: ${message}\n`),
+      describe: options.describe,
+      body: () =>
+        withTerminationSignal((signal) =>
+          options.run(signal, log).catch(async (e) => {
+            await writeOutputs(inputs.outputsDir, {
+              parameters: {
+                ...options.failureParameters,
+                success: "false",
+                "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
+              },
+              result: {
+                ...options.failureResult,
+                failure: e instanceof Error ? e.message : String(e),
+              },
+            }).catch(() => {});
+            throw e;
+          })
+        ),
+    })
+  );
 }
