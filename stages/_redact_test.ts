@@ -100,3 +100,14 @@ Deno.test("StreamRedactor: any chunking gives the same output as redacting the w
     },
   ));
 });
+
+// Secrets the stage received from Kubernetes Secrets are redacted even without a "secret" name:
+// the Slack-compatible webhook URL is a bearer credential.
+Deno.test("redaction: the webhook URL from a Kubernetes Secret is redacted", async () => {
+  const url = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX";
+  const { all } = await run(`echo "posting to $APHEX_SLACK_WEBHOOK_URL"`, {
+    APHEX_SLACK_WEBHOOK_URL: url,
+  });
+  assert.ok(!all.includes("XXXXXXXXXXXXXXXXXXXXXXXX"), all);
+  assert.ok(all.includes(`posting to ${REDACTED}`), all);
+});
