@@ -38,7 +38,7 @@ Deno.test("findDuplicateKey: none in serialized values; an injected duplicate is
       assert.ok(
         path !== undefined &&
           path.endsWith(/^[A-Za-z_$][\w$-]*$/.test(key) ? key : JSON.stringify(key)),
-        path,
+        String(path),
       );
     },
   ));
