@@ -134,3 +134,18 @@ Deno.test("item 7: a PR report reads nothing from the PR's config and sets only 
     }
   });
 });
+
+Deno.test("the PR template has no token unless statuses are enabled, then only in report", () => {
+  const without = rawConfig([rawEnvironment("dev")], { pullRequests: true });
+  const withToken = rawConfig([rawEnvironment("dev")], { pullRequests: true });
+  withToken.pipeline!.github!.apiToken = { name: "github-api", key: "token" };
+  for (const [raw, expected] of [[without, []], [withToken, ["report"]]] as const) {
+    const wt = buildValidateWorkflowTemplate(parseRaw(raw));
+    const holders = wt.spec.templates
+      .filter((t) => (t.container?.env ?? []).some((e) => e.name === "APHEX_GITHUB_TOKEN"))
+      .map((t) => t.name);
+    assert.deepEqual(holders, expected);
+    assert.ok(!JSON.stringify(wt).includes("APHEX_SLACK_WEBHOOK_URL"));
+    assert.ok(!JSON.stringify(wt).includes("APHEX_SNS_TOPIC_ARN"));
+  }
+});
