@@ -4,7 +4,6 @@
  * parameter files, and SIGTERM/SIGINT handling for the CLI entry.
  * @module
  */
-import { assertWritableDir } from "./_workspace.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import type { CommandContext, OptionSpec, OptionValues } from "../cli/_command.ts";
 import { str } from "../cli/_command.ts";
@@ -16,6 +15,7 @@ import type { ArtifactStore } from "./_artifacts.ts";
 import type { AwsClientOptions } from "./_aws.ts";
 import { openArtifactStore } from "./_artifacts.ts";
 import { logFormatFromEnv, type StageBodyOutcome, withStageRecord } from "./_stage_record.ts";
+import { assertWritableDir } from "./_workspace.ts";
 
 /** Default workspace inside the workflow pod. */
 export const DEFAULT_WORKSPACE = "/workspace";
@@ -375,10 +375,13 @@ export interface StageCommandOptions<T> {
  * it for `aphex report`, and when it cannot start at all still writes its Argo output parameters
  * (`success=false`, the exit code) before the error propagates.
  */
-export function runStageCommand<T>(
+export async function runStageCommand<T>(
   inputs: StageInputs,
   options: StageCommandOptions<T> & { ctx: Pick<CommandContext, "env" | "stderr"> },
 ): Promise<T> {
+  // Every precondition is checked before the first side effect (the stage record, the store):
+  // a stage must never publish and then fail to write its own outputs (workspace boundary).
+  await assertWritableDir(inputs.outputsDir);
   const { ctx } = options;
   const clock = options.clock ?? (() => new Date());
   const context = {
@@ -393,31 +396,27 @@ export function runStageCommand<T>(
           "\n",
       )
     : (line: string) => ctx.stderr(line + "\n");
-  // Every precondition is checked before the first side effect (the stage record, the store):
-  // a stage must never publish and then fail to write its own outputs (workspace boundary).
-  return assertWritableDir(inputs.outputsDir).then(() =>
-    withStageRecording(inputs, {
-      stage: options.stage,
-      env: ctx.env,
-      warn: (message) => ctx.stderr(`warning: ${message}\n`),
-      describe: options.describe,
-      body: () =>
-        withTerminationSignal((signal) =>
-          options.run(signal, log).catch(async (e) => {
-            await writeOutputs(inputs.outputsDir, {
-              parameters: {
-                ...options.failureParameters,
-                success: "false",
-                "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
-              },
-              result: {
-                ...options.failureResult,
-                failure: e instanceof Error ? e.message : String(e),
-              },
-            }).catch(() => {});
-            throw e;
-          })
-        ),
-    })
-  );
+  return withStageRecording(inputs, {
+    stage: options.stage,
+    env: ctx.env,
+    warn: (message) => ctx.stderr(`warning: ${message}\n`),
+    describe: options.describe,
+    body: () =>
+      withTerminationSignal((signal) =>
+        options.run(signal, log).catch(async (e) => {
+          await writeOutputs(inputs.outputsDir, {
+            parameters: {
+              ...options.failureParameters,
+              success: "false",
+              "exit-code": String(e instanceof AphexError ? e.exitCode : 1),
+            },
+            result: {
+              ...options.failureResult,
+              failure: e instanceof Error ? e.message : String(e),
+            },
+          }).catch(() => {});
+          throw e;
+        })
+      ),
+  });
 }
