@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { type Command, type CommandContext, readBounded, runMain, str } from "./_command.ts";
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from "./_config_file.ts";
 import { AphexError, ExitCode, usageError } from "../models/errors.ts";
+import { findDuplicateKey } from "../models/_json_keys.ts";
 import {
   GitHubEventCodec,
   interpretWebhook,
@@ -98,14 +99,24 @@ function parseJson(bytes: Uint8Array): unknown {
   } catch {
     throw usageError("webhook payload: not valid UTF-8 text");
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw usageError(
       `webhook payload: invalid JSON (${e instanceof Error ? e.message : e}); the webhook must ` +
         "use content type application/json",
     );
   }
+  // Event boundary: JSON.parse keeps the last of duplicate keys, the Sensor's gjson the first;
+  // a body where they could disagree (which commit, which ref) is rejected (models/_json_keys.ts).
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined) {
+    throw new AphexError(
+      `webhook payload rejected: duplicate key ${duplicate} (readers disagree on which value counts)`,
+    );
+  }
+  return value;
 }
 
 /** The `event parse` command. */

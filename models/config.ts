@@ -182,6 +182,7 @@ export const DEFAULTS = {
     namespace: "argo",
     eventsNamespace: "argo-events",
     image: "ghcr.io/aphex-dev/aphex:0.1.0",
+    /** For the default name; in general `<pipeline.name>-pipeline`. */
     serviceAccount: "aphex-pipeline",
     pullRequests: { enabled: false, allowForks: false },
     webhook: { port: 12000, endpoint: "/github" },
@@ -210,7 +211,8 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
     namespace: p.namespace ?? d.namespace,
     eventsNamespace: p.eventsNamespace ?? d.eventsNamespace,
     image: p.image ?? d.image,
-    serviceAccount: p.serviceAccount ?? d.serviceAccount,
+    // Derived from the name (name boundary): two pipelines in one namespace never share one.
+    serviceAccount: p.serviceAccount ?? `${p.name ?? d.name}-pipeline`,
     pullRequests: {
       enabled: p.pullRequests?.enabled ?? d.pullRequests.enabled,
       allowForks: p.pullRequests?.allowForks ?? d.pullRequests.allowForks,

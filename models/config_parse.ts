@@ -11,6 +11,7 @@
  * No I/O happens in this module.
  * @module
  */
+import { artifactsDirProblem } from "./_paths.ts";
 import type { ErrorObject } from "ajv";
 import { type Event, getScalarValue, load, parseEvents, YAMLException } from "js-yaml";
 import { validate } from "../schema/_validate_config.js";
@@ -285,6 +286,12 @@ function semanticProblems(raw: RawAphexConfig): Problem[] {
     });
   });
   problems.push(...commandProblems(raw));
+  // Workspace boundary rule of build.artifacts (models/_paths.ts; enforced again at run time).
+  const artifacts = raw.build?.artifacts;
+  if (typeof artifacts === "string") {
+    const problem = artifactsDirProblem(artifacts);
+    if (problem) problems.push({ path: ["build", "artifacts"], message: problem });
+  }
   const p = raw.pipeline;
   if (p?.image !== undefined) {
     const message = imageProblem(p.image);

@@ -9,6 +9,7 @@
  * data as environment variables).
  * @module
  */
+import { makeSecretRedactor, REDACTED, type SecretRedactor, StreamRedactor } from "./_redact.ts";
 
 /** Which stream a line came from. */
 export type StreamName = "stdout" | "stderr";
@@ -26,10 +27,11 @@ export const DEFAULT_TAIL_CHARS = 64 * 1024;
 export const MAX_LINE_CHARS = 16 * 1024;
 
 /** Replacement text of a redacted secret. */
-export const REDACTED = "***";
+export { REDACTED };
 
+// A webhook URL (Slack's included) is a bearer credential: its path is the secret.
 const SECRET_NAME =
-  /(SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_KEY|AUTH)/i;
+  /(SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_KEY|AUTH|WEBHOOK)/i;
 
 /** Whether an environment variable name looks like it holds a secret. */
 export function isSecretName(name: string): boolean {
@@ -49,19 +51,12 @@ export function secretValuesFromEnv(env: Record<string, string | undefined>): st
   return [...values];
 }
 
-/** Builds a redactor that replaces every occurrence of the given secrets (longest first). */
+/**
+ * Builds a redactor that replaces every occurrence of the given secrets in all their printed forms
+ * (multi-line, JSON-escaped, URL-encoded; see `_redact.ts`, the secret boundary).
+ */
 export function makeRedactor(secrets: Iterable<string>): Redactor {
-  const list = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) =>
-    b.length - a.length
-  );
-  if (list.length === 0) return (text) => text;
-  return (text) => {
-    let out = text;
-    for (const secret of list) {
-      if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-    }
-    return out;
-  };
+  return makeSecretRedactor(secrets);
 }
 
 /** A bounded tail of text lines: keeps the most recent lines up to a character budget. */
@@ -192,6 +187,7 @@ export function killGroup(pid: number, signal: Deno.Signal, grouped = true): voi
 async function pumpLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
+  secrets?: StreamRedactor,
 ): Promise<void> {
   const decoder = new TextDecoder();
   let partial = "";
@@ -212,8 +208,10 @@ async function pumpLines(
       partial = partial.slice(MAX_LINE_CHARS);
     }
   };
-  for await (const chunk of stream) emit(decoder.decode(chunk, { stream: true }));
-  emit(decoder.decode());
+  // Secrets are redacted on the stream, before lines are split (the secret boundary, _redact.ts).
+  const clean = (text: string) => secrets ? secrets.push(text) : text;
+  for await (const chunk of stream) emit(clean(decoder.decode(chunk, { stream: true })));
+  emit(clean(decoder.decode()) + (secrets ? secrets.flush() : ""));
   if (partial.length > 0) onLine(partial);
 }
 
@@ -294,12 +292,13 @@ export async function runShellCommand(
   };
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
+  const forms = (redact as Partial<SecretRedactor>).forms;
   const pump = (name: StreamName, stream: ReadableStream<Uint8Array>) =>
     pumpLines(stream, (raw) => {
       const line = redact(raw);
       tails[name].push(line);
       options.log(prefix + line, name);
-    }).catch(() => {/* stream cancelled */});
+    }, forms ? new StreamRedactor(forms) : undefined).catch(() => {/* stream cancelled */});
   const pumps = Promise.all([pump("stdout", child.stdout), pump("stderr", child.stderr)]);
 
   let status: Deno.CommandStatus;

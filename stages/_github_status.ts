@@ -21,6 +21,30 @@ export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
 /** Context of the whole-run status. */
 export const PIPELINE_CONTEXT = "aphex/pipeline";
 
+/** Context of the one status a pull-request validation run sets. */
+export const VALIDATE_CONTEXT = "aphex/validate";
+
+/**
+ * The status of a pull-request validation run: pending when it starts, then success or failure
+ * from Argo's own `{{workflow.status}}` (never from anything the pull request's code wrote).
+ */
+export function validationStatus(
+  workflowStatus: "Succeeded" | "Failed" | "Error" | null,
+  options: { targetUrl: string | null },
+): CommitStatus {
+  const state: CommitState = workflowStatus === null
+    ? "pending"
+    : workflowStatus === "Succeeded"
+    ? "success"
+    : "failure";
+  const description = state === "pending"
+    ? "Aphex validation running"
+    : state === "success"
+    ? "Aphex validation passed (build and synth)"
+    : "Aphex validation failed; details in the Argo UI";
+  return { context: VALIDATE_CONTEXT, state, description, targetUrl: options.targetUrl };
+}
+
 /** Commit status state. */
 export type CommitState = "error" | "failure" | "pending" | "success";
 

@@ -15,6 +15,7 @@ import type { ArtifactStore } from "./_artifacts.ts";
 import type { AwsClientOptions } from "./_aws.ts";
 import { openArtifactStore } from "./_artifacts.ts";
 import { logFormatFromEnv, type StageBodyOutcome, withStageRecord } from "./_stage_record.ts";
+import { assertWritableDir } from "./_workspace.ts";
 
 /** Default workspace inside the workflow pod. */
 export const DEFAULT_WORKSPACE = "/workspace";
@@ -83,6 +84,12 @@ export const STAGE_OPTIONS: Record<string, OptionSpec> = {
     default: DEFAULT_OUTPUTS_DIR,
     valueName: "DIR",
   },
+  "local-store": {
+    type: "boolean",
+    description:
+      "Use only the local store, never a bucket, whatever the config says (pull-request runs)",
+    env: "APHEX_LOCAL_STORE",
+  },
 };
 
 /** Resolved inputs of a stage. */
@@ -103,6 +110,8 @@ export interface StageInputs {
   storeDir: string;
   /** Absolute outputs directory. */
   outputsDir: string;
+  /** Never use a bucket, not even `pipeline.artifactBucket` (pull-request runs). */
+  localStore?: boolean;
 }
 
 /** Resolves and validates the stage inputs from parsed options (usage error when invalid). */
@@ -126,6 +135,10 @@ export function resolveStageInputs(
   if (repoUrl) inputs.repoUrl = repoUrl;
   const bucket = str(values, "artifact-bucket");
   if (bucket) inputs.artifactBucket = bucket;
+  if (values["local-store"] === true) {
+    if (bucket) throw usageError("--local-store and --artifact-bucket exclude each other");
+    inputs.localStore = true;
+  }
   return inputs;
 }
 
@@ -163,8 +176,13 @@ export async function resolveRepoUrl(inputs: StageInputs): Promise<string | unde
   return repoUrlFromConfig(await loadStageConfig(inputs));
 }
 
-/** Bucket of the stage: flag/env, else `pipeline.artifactBucket`, else undefined (local store). */
+/**
+ * Bucket of the stage: flag/env, else `pipeline.artifactBucket`, else undefined (local store).
+ * With `localStore` (PR boundary) always undefined: in a pull-request run the config is the PR's,
+ * and PR code must not choose a bucket the stage then writes to and deletes from.
+ */
 export function resolveBucket(inputs: StageInputs, config?: AphexConfig): string | undefined {
+  if (inputs.localStore) return undefined;
   return inputs.artifactBucket ?? config?.pipeline.artifactBucket;
 }
 
@@ -357,10 +375,13 @@ export interface StageCommandOptions<T> {
  * it for `aphex report`, and when it cannot start at all still writes its Argo output parameters
  * (`success=false`, the exit code) before the error propagates.
  */
-export function runStageCommand<T>(
+export async function runStageCommand<T>(
   inputs: StageInputs,
   options: StageCommandOptions<T> & { ctx: Pick<CommandContext, "env" | "stderr"> },
 ): Promise<T> {
+  // Every precondition is checked before the first side effect (the stage record, the store):
+  // a stage must never publish and then fail to write its own outputs (workspace boundary).
+  await assertWritableDir(inputs.outputsDir);
   const { ctx } = options;
   const clock = options.clock ?? (() => new Date());
   const context = {

@@ -6,10 +6,9 @@
  * and stderr tail, the log uploaded to `<sha>/logs/build.log`, exit 1, no metadata.json.
  * @module
  */
-import { isAbsolute, join, relative, resolve } from "node:path";
 import { type Command, type CommandContext, type OptionValues, runMain } from "../cli/_command.ts";
 import type { AphexConfig } from "../models/config.ts";
-import { AphexError, ExitCode, usageError } from "../models/errors.ts";
+import { AphexError, ExitCode } from "../models/errors.ts";
 import type { ArtifactMetadata } from "../models/metadata.ts";
 import type { BuildResult } from "../models/results.ts";
 import {
@@ -29,6 +28,12 @@ import {
   secretValuesFromEnv,
 } from "./_exec.ts";
 import { sha256File } from "./_hash.ts";
+import {
+  assertReadableInside,
+  freshArtifactsDir,
+  listPublishableFiles,
+  resolveArtifactsDir,
+} from "./_workspace.ts";
 import {
   checkoutStage,
   GITHUB_TOKEN_ENV,
@@ -110,25 +115,14 @@ export function artifactType(relPath: string): string {
 
 /**
  * Lists the regular files under `dir` recursively, sorted by relative path. Symbolic links are
- * skipped (reported through `warn`): artifacts are the files the build produced, nothing outside.
+ * skipped (reported through `warn`), never followed; `dir` itself must not be a link
+ * (see {@linkcode listPublishableFiles}, the workspace boundary).
  */
 export async function listArtifactFiles(
   dir: string,
   warn: (message: string) => void = () => {},
 ): Promise<ArtifactFile[]> {
-  const out: ArtifactFile[] = [];
-  const walk = async (abs: string, rel: string): Promise<void> => {
-    for await (const entry of Deno.readDir(abs)) {
-      const childAbs = join(abs, entry.name);
-      const childRel = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isSymlink) warn(`skipping symbolic link ${childRel}`);
-      else if (entry.isDirectory) await walk(childAbs, childRel);
-      else if (entry.isFile) out.push({ path: childAbs, relPath: childRel });
-      else warn(`skipping special file ${childRel}`);
-    }
-  };
-  await walk(dir, "");
-  return out.sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
+  return await listPublishableFiles(dir, warn);
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; the first error stops new work. */
@@ -200,11 +194,11 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
       log: (line) => log(`[build] ${line}`),
     });
     timings.checkoutMs = performance.now() - t;
-    const artifactsDir = resolve(inputs.workspace, config.build.artifacts);
-    const inside = relative(inputs.workspace, artifactsDir);
-    if (inside.startsWith("..") || isAbsolute(inside)) {
-      throw usageError(`build.artifacts ${config.build.artifacts} is outside the workspace`);
-    }
+    // Workspace boundary (_workspace.ts): segment rules for build.artifacts, no symlink on the
+    // way, and the directory emptied before the commands run (no stale or committed files).
+    await freshArtifactsDir(inputs.workspace, config.build.artifacts, {
+      storeDir: inputs.storeDir,
+    });
     store ??= await openArtifactStore({
       localRoot: inputs.storeDir,
       ...(resolveBucket(inputs, config) ? { bucket: resolveBucket(inputs, config)! } : {}),
@@ -293,16 +287,33 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
     // 3. package + checksum
     t = performance.now();
     let files: ArtifactFile[] = [];
+    let realDir = "";
     try {
-      files = await listArtifactFiles(artifactsDir, (m) => log(`[build] ${m}`));
+      // The commands may have replaced the directory or a parent by a link: resolve again.
+      const dir = await resolveArtifactsDir(inputs.workspace, config.build.artifacts, {
+        storeDir: inputs.storeDir,
+      });
+      if (dir.exists) {
+        realDir = await Deno.realPath(dir.path);
+        files = await listPublishableFiles(dir.path, (m) => log(`[build] ${m}`));
+      } else {
+        log(
+          `[build] warning: artifacts directory ${config.build.artifacts} does not exist; no artifacts stored`,
+        );
+      }
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      log(
-        `[build] warning: artifacts directory ${config.build.artifacts} does not exist; no artifacts stored`,
+      if (!(e instanceof AphexError)) throw e;
+      const failure = redact(e.message);
+      return await fail(
+        failure,
+        resultOf({ success: false, exitCode: 1, stderr: failure }, started),
       );
     }
     const digests = [];
-    for (const file of files) digests.push({ ...file, ...(await sha256File(file.path)) });
+    for (const file of files) {
+      await assertReadableInside(realDir, file.path, file.relPath);
+      digests.push({ ...file, ...(await sha256File(file.path)) });
+    }
     timings.hashMs = performance.now() - t;
     log(`[build] ${digests.length} artifact(s) hashed in ${(timings.hashMs / 1000).toFixed(2)} s`);
 
@@ -325,6 +336,7 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
             throw new AphexError(`cancelled by ${String(deps.signal.reason)} during upload`);
           }
           const key = artifactKey(sha, d.relPath);
+          await assertReadableInside(realDir, d.path, d.relPath);
           await activeStore.put(key, { path: d.path }, {
             sha256: d.sha256,
             ...(deps.onUploadProgress ? { onProgress: (n) => deps.onUploadProgress!(key, n) } : {}),

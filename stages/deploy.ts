@@ -13,7 +13,7 @@
  * Credentials and secret-looking environment values are redacted from every line logged.
  * @module
  */
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import {
   CloudFormationClient,
   type CloudFormationClientConfig,
@@ -25,7 +25,7 @@ import {
   runMain,
   str,
 } from "../cli/_command.ts";
-import { AphexError, describeError, ExitCode, usageError } from "../models/errors.ts";
+import { AphexError, describeError, ExitCode } from "../models/errors.ts";
 import type { DeploymentResult } from "../models/results.ts";
 import {
   artifactKey,
@@ -61,6 +61,7 @@ import {
   type StsClientFactory,
 } from "./_credentials.ts";
 import { makeRedactor, type Redactor, runShellCommand, secretValuesFromEnv } from "./_exec.ts";
+import { freshArtifactsDir, prepareDownloadTarget } from "./_workspace.ts";
 import { sha256Stream } from "./_hash.ts";
 import { CDK_COMMAND_OPTION, parseCdkCommand, synthesizeApp } from "./synth.ts";
 import {
@@ -153,11 +154,6 @@ export function eventRecord(event: FailureEvent): Record<string, unknown> {
   };
 }
 
-function isInside(root: string, candidate: string): boolean {
-  const rel = relative(root, candidate);
-  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
-}
-
 /**
  * Downloads every artifact listed in `<sha>/metadata.json` into `destDir`, hashing while writing;
  * a file whose SHA-256 or size differs from the metadata is not kept. Returns the problems.
@@ -186,13 +182,12 @@ export async function downloadArtifacts(
       let rel = meta.s3Path;
       try {
         rel = artifactPathOf(meta);
-        const target = resolve(root, rel);
-        if (!isInside(root, target)) throw new Error("path leaves the artifacts directory");
-        await Deno.mkdir(dirname(target), { recursive: true });
+        // Workspace boundary (_workspace.ts): segment-checked path, no link on the way.
+        const target = await prepareDownloadTarget(root, rel);
         const tmp = `${target}.aphex-${crypto.randomUUID()}.part`;
         try {
           const [forHash, forFile] = (await store.get(artifactKey(commitSha, rel))).tee();
-          const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+          const file = await Deno.open(tmp, { write: true, createNew: true });
           const [digest] = await Promise.all([
             sha256Stream(forHash),
             forFile.pipeTo(file.writable),
@@ -323,11 +318,12 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
     const target = selectEnvironment(config, inputs.environment);
     outcome.environment = target.name;
     outcome.notDeployed = target.stacks.map((s) => s.name);
-    const artifactsDir = resolve(inputs.workspace, config.build.artifacts);
-    const inside = relative(inputs.workspace, artifactsDir);
-    if (inside.startsWith("..") || isAbsolute(inside)) {
-      throw usageError(`build.artifacts ${config.build.artifacts} is outside the workspace`);
-    }
+    // Workspace boundary (_workspace.ts): artifacts are downloaded only into a directory this
+    // stage creates fresh, so a committed link (`dist/sub -> /elsewhere`) is never written through.
+    const artifactsDir = await freshArtifactsDir(inputs.workspace, config.build.artifacts, {
+      storeDir: inputs.storeDir,
+    });
+    const inside = config.build.artifacts;
     const bucket = resolveBucket(inputs, config);
     store ??= await openArtifactStore({
       localRoot: inputs.storeDir,

@@ -48,6 +48,7 @@ import {
   pendingStatuses,
   type Repository,
   setCommitStatuses,
+  validationStatus,
 } from "./_github_status.ts";
 import {
   buildLogEvents,
@@ -138,6 +139,11 @@ export interface ReportInputs {
   artifactBucket: string | null;
   /** Local store root. */
   storeDir: string;
+  /**
+   * A pull-request validation run (PR boundary): one `aphex/validate` status from Argo's view of
+   * the run; no store, no CloudWatch, no notification; nothing read from the PR's config.
+   */
+  pullRequest?: boolean;
 }
 
 /** Injected dependencies of {@linkcode runReport}. */
@@ -423,6 +429,12 @@ export async function runReport(inputs: ReportInputs, deps: ReportDeps): Promise
     });
   };
 
+  if (inputs.pullRequest) {
+    // PR boundary: the run is the PR's code; only Argo's status of it is trusted.
+    const status = inputs.phase === "start" ? null : inputs.workflowStatus;
+    await githubStatuses([validationStatus(status, { targetUrl: argoLink })]);
+    return outcome;
+  }
   if (inputs.phase === "start") {
     await githubStatuses(pendingStatuses(inputs.environments, { targetUrl: argoLink }));
     return outcome;
@@ -687,6 +699,13 @@ const OPTIONS: Command["spec"]["options"] = {
     env: "APHEX_STORE_DIR",
     valueName: "DIR",
   },
+  "pull-request": {
+    type: "boolean",
+    description:
+      "Pull-request validation run: set only aphex/validate; no store, CloudWatch or notification; " +
+      "the workspace's (the pull request's) config is never read",
+    env: "APHEX_PULL_REQUEST",
+  },
   json: { type: "boolean", description: "Print the WorkflowMetadata JSON on stdout" },
 };
 
@@ -740,7 +759,9 @@ export async function resolveReportInputs(
     createdAt = new Date(t);
   }
   const workspace = resolve(ctx.cwd, str(values, "workspace") ?? "/workspace");
-  const config = await optionalConfig(workspace, {
+  // PR boundary: in a pull-request run the workspace holds the PR's config; never read it.
+  const pullRequest = values["pull-request"] === true;
+  const config = pullRequest ? undefined : await optionalConfig(workspace, {
     configFile: str(values, "config") ?? "aphex-config.yaml",
     warn: (m) => ctx.stderr(`[report] warning: ${m}\n`),
   });
@@ -778,6 +799,16 @@ export async function resolveReportInputs(
     cloudwatch: values["skip-cloudwatch"] !== true,
     artifactBucket: str(values, "artifact-bucket") ?? p?.artifactBucket ?? null,
     storeDir: resolve(ctx.cwd, str(values, "store-dir") ?? join(workspace, LOCAL_STORE_DIR)),
+    ...(pullRequest
+      ? {
+        pullRequest,
+        snsTopicArn: null,
+        environments: [],
+        cloudwatch: false,
+        artifactBucket: null,
+        notifyOnSuccess: false,
+      }
+      : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { AphexError, ExitCode } from "../models/errors.ts";
 import { toYamlDocument, yamlComment } from "./_yaml.ts";
 import { buildEventSource } from "./event_source.ts";
 import { buildRbac } from "./rbac.ts";
+import { assertUniqueNames } from "./_names.ts";
 import { buildSensor } from "./sensor.ts";
 import type { Manifest, WorkflowTemplate } from "./types.ts";
 import { buildWorkflowTemplates, MAX_DAG_TASKS } from "./workflow_template.ts";
@@ -60,7 +61,9 @@ export function buildManifests(
     { file: "sensor.yaml", documents: sensor ? [sensor] : [] },
     { file: "rbac.yaml", documents: buildRbac(config) },
   ];
-  return groups.filter((g) => g.documents.length > 0);
+  const files = groups.filter((g) => g.documents.length > 0);
+  assertUniqueNames(config, files);
+  return files;
 }
 
 /** A configuration the generator cannot turn into manifests Argo and Kubernetes accept. */

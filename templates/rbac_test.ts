@@ -92,7 +92,7 @@ Deno.test("RBAC grants: pipeline, sensor and PR-validation accounts", () => {
   // PR validation: only what Argo's executor needs.
   assert.deepEqual(roles["argo/shop-validate"], [EXECUTOR_RULE]);
   const pipelineSa = byKind<ServiceAccount>(docs, "ServiceAccount").find((s) =>
-    s.metadata.name === "aphex-pipeline"
+    s.metadata.name === "shop-pipeline"
   )!;
   // No pipeline.roleArn: no IRSA annotation at all (an empty one would fight a hand-set value).
   assert.equal(pipelineSa.metadata.annotations?.["eks.amazonaws.com/role-arn"], undefined);
@@ -100,7 +100,7 @@ Deno.test("RBAC grants: pipeline, sensor and PR-validation accounts", () => {
   const withRole = structuredClone(TABLE["three-envs-approval-hooks"]!);
   withRole.pipeline.roleArn = "arn:aws:iam::123456789012:role/pipeline";
   const sa = byKind<ServiceAccount>(buildRbac(withRole), "ServiceAccount").find((s) =>
-    s.metadata.name === "aphex-pipeline"
+    s.metadata.name === "shop-pipeline"
   )!;
   assert.deepEqual(sa.metadata.annotations, {
     "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/pipeline",
@@ -111,7 +111,7 @@ Deno.test("RBAC grants: pipeline, sensor and PR-validation accounts", () => {
   assert.equal(validateSa.metadata.annotations, undefined);
   const noPrs = buildRbac(TABLE["no-github"]!);
   assert.deepEqual(noPrs.map((d) => `${d.kind}/${d.metadata.name}`), [
-    "ServiceAccount/aphex-pipeline",
+    "ServiceAccount/shop-pipeline",
     "Role/shop-pipeline",
     "RoleBinding/shop-pipeline",
   ]);

@@ -154,7 +154,9 @@ function reportEnv(
   if (p.github !== undefined) {
     env.push({ name: "APHEX_GITHUB_REPOSITORY", value: `${p.github.owner}/${p.github.repo}` });
   }
-  if (options.pullRequest) return env; // pull-request runs set statuses but alert nobody
+  // Pull-request runs (PR boundary): one status, no bucket, no notification channel, nothing read
+  // from the PR's config.
+  if (options.pullRequest) return [...env, { name: "APHEX_PULL_REQUEST", value: "true" }];
   if (setsCommitStatuses(config)) {
     // Statuses for environments the run never reached need the list; it is carried once, in a
     // workflow parameter, so each environment name costs one more occurrence, not one per template.
@@ -192,6 +194,7 @@ function reportTemplate(
         ...reportEnv(config, { ...options, phase: "start" }),
       ]
       : reportEnv(config, { ...options, phase: "exit" }),
+    withBucket: !options.pullRequest,
   });
   return template;
 }
@@ -471,9 +474,11 @@ export function buildValidateWorkflowTemplate(config: AphexConfig): WorkflowTemp
             // build's store stays in the shared workspace, where synth finds its output).
             withToken: false,
             withBucket: false,
-            ...(stage === "preflight"
-              ? { extraEnv: [{ name: "APHEX_SKIP_AWS", value: "true" }] }
-              : {}),
+            // The PR's config may name a bucket: the stages must ignore it (PR boundary).
+            extraEnv: [
+              { name: "APHEX_LOCAL_STORE", value: "true" },
+              ...(stage === "preflight" ? [{ name: "APHEX_SKIP_AWS", value: "true" }] : []),
+            ],
           })
         ),
         reportTemplate(topology, config, { pullRequest: true }),
