@@ -150,26 +150,34 @@ export interface CommandOutcome {
   stderrTail: string;
 }
 
+let setsidAvailable: boolean | undefined;
+
 function spawnGrouped(
   argv: string[],
   options: { cwd: string; env: Record<string, string> },
 ): { child: Deno.ChildProcess; grouped: boolean } {
-  const [bin, ...args] = argv;
-  // `detached` makes the child call setsid() before exec on Unix: the shell is the leader of a new
-  // session and process group (pid == pgid), as `setsid bash -lc` gave, without exec'ing the
-  // setsid(1) binary first (one exec less per command; issue 18).
-  const grouped = Deno.build.os !== "windows";
-  const child = new Deno.Command(bin!, {
-    args,
+  const base = {
     cwd: options.cwd,
     env: options.env,
     clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    detached: grouped,
-  }).spawn();
-  return { child, grouped };
+    stdin: "null" as const,
+    stdout: "piped" as const,
+    stderr: "piped" as const,
+  };
+  if (setsidAvailable !== false) {
+    try {
+      // setsid(1) execs the shell as the leader of a new session and process group (the spawned
+      // child is never a group leader, so setsid does not fork): pid == pgid.
+      const child = new Deno.Command("setsid", { ...base, args: argv }).spawn();
+      setsidAvailable = true;
+      return { child, grouped: true };
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      setsidAvailable = false;
+    }
+  }
+  const [bin, ...args] = argv;
+  return { child: new Deno.Command(bin!, { ...base, args }).spawn(), grouped: false };
 }
 
 /** Sends a signal to a process group (or to the process alone when not grouped); never throws. */
