@@ -93,6 +93,8 @@ async function openssl(dir: string): Promise<string[]> {
 }
 
 async function compare(dir: string, label: string, rounds: number): Promise<string> {
+  // Flush the freshly written data so disk writeback does not run during the measured rounds.
+  await new Deno.Command("sync").output();
   const [expected, ours] = [await openssl(dir), await packageAndHash(dir)];
   if (expected.join() !== ours.join()) throw new Error("digests differ from openssl's");
   const rss: Record<string, number[]> = { build: [], old: [] };
