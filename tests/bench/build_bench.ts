@@ -171,7 +171,7 @@ async function benchUpload(root: string): Promise<string> {
       `hashing  : ${fmt(t.hashMs)} (${rate(bytes, t.hashMs)})`,
       `transfer : ${fmt(t.uploadMs)} (${
         rate(bytes, t.uploadMs)
-      }), 8 MiB parts, 4 parts × 2 files in flight`,
+      }), 8 MiB parts, 2 files at once sharing 4 part buffers`,
       `total    : ${fmt(t.hashMs + t.uploadMs)} (checkout ${fmt(t.checkoutMs)}, commands ${
         fmt(t.commandsMs)
       })`,
