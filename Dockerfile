@@ -19,6 +19,8 @@ COPY deno.json deno.lock ./
 COPY tests/fixtures/cdk-app/package.json tests/fixtures/cdk-app/package-lock.json tests/fixtures/cdk-app/
 RUN npm ci --prefix tests/fixtures/cdk-app --no-audit --no-fund
 COPY . .
+# `deno task compile` bundles with code splitting (dist/bundle/) and compiles that: the binary
+# loads each command's chunk only when the command runs.
 RUN deno install --frozen \
  && deno task test \
  && deno task compile

@@ -12,6 +12,7 @@ import { checkConfigFile, DEFAULT_CONFIG_FILE } from "./_config_file.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
 import { MANIFEST_FILES } from "../templates/generate.ts";
 import { IRSA_HELP_ANNOTATION } from "../templates/rbac.ts";
+import { spec } from "./apply_spec.ts";
 import {
   applyPlans,
   createKubeClient,
@@ -213,43 +214,7 @@ export async function runApply(
 
 /** `aphex apply`. */
 export const command: Command = {
-  spec: {
-    name: "apply",
-    summary:
-      "Bootstrap: apply the generated manifests to the cluster (server-side apply), print next steps",
-    description:
-      "Reads rbac.yaml, workflow-template.yaml, event-source.yaml and sensor.yaml from --dir, prints " +
-      "a diff against the cluster and applies what changed (field manager aphex). Run it once as a " +
-      "cluster admin (and again whenever rbac.yaml changes); afterwards the pipeline updates its own " +
-      "WorkflowTemplate, EventSource and Sensor.",
-    options: {
-      dir: {
-        type: "string",
-        description: "Directory of the generated manifests",
-        env: "APHEX_MANIFESTS_DIR",
-        default: "manifests",
-        valueName: "DIR",
-      },
-      "dry-run": { type: "boolean", description: "Print the diff; apply nothing" },
-      kubeconfig: {
-        type: "string",
-        description:
-          "Kubeconfig file (default: KUBECONFIG, the pod's service account, ~/.kube/config)",
-        valueName: "FILE",
-      },
-      "force-conflicts": {
-        type: "boolean",
-        description: "Take over fields owned by other field managers (server-side apply force)",
-      },
-      config: {
-        type: "string",
-        description: "Configuration (read, if present, for the Argo UI URL of the next steps)",
-        env: "APHEX_CONFIG",
-        default: DEFAULT_CONFIG_FILE,
-        valueName: "FILE",
-      },
-    },
-  },
+  spec,
   async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
     const dir = resolve(ctx.cwd, str(values, "dir") ?? "manifests");
     let argoUrl: string | undefined;

@@ -5,7 +5,15 @@
  * @module
  */
 import denoJson from "../deno.json" with { type: "json" };
-import { type Command, type CommandContext, execute, reportError } from "./_command.ts";
+import {
+  type Command,
+  type CommandContext,
+  type CommandSpec,
+  execute,
+  parseCommandArgs,
+  renderHelp,
+  reportError,
+} from "./_command.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
 
 /** Aphex version (from deno.json). */
@@ -14,6 +22,12 @@ export const VERSION: string = denoJson.version;
 interface Entry {
   summary: string;
   load: () => Promise<{ command: Command }>;
+  /**
+   * The command's spec alone, for commands whose module loads an SDK: `--help` is answered from
+   * it without loading the command (tests/startup_graph_test.ts runs every `--help` with the SDKs
+   * poisoned).
+   */
+  help?: () => Promise<{ spec: CommandSpec }>;
 }
 
 /** Every command: name → one-line summary and lazy loader. */
@@ -45,6 +59,7 @@ export const COMMANDS: Record<string, Entry> = {
   deploy: {
     summary: "Deploy one environment's CDK stacks in order (synth just-in-time, outputs, events)",
     load: () => import("../stages/deploy.ts"),
+    help: () => import("../stages/deploy_spec.ts"),
   },
   test: {
     summary: "Run an environment's tests.commands against its deployed stacks; store the results",
@@ -61,10 +76,12 @@ export const COMMANDS: Record<string, Entry> = {
   "pipeline-update": {
     summary: "Deploy the pipeline stack, apply the pipeline's own manifests, resubmit on change",
     load: () => import("../stages/pipeline_update.ts"),
+    help: () => import("../stages/pipeline_update_spec.ts"),
   },
   apply: {
     summary: "Bootstrap: apply the generated manifests to the cluster and print next steps",
     load: () => import("./apply.ts"),
+    help: () => import("./apply_spec.ts"),
   },
   report: {
     summary: "Record the run, write CloudWatch logs/metrics, notify, set GitHub commit statuses",
@@ -129,6 +146,24 @@ export async function main(ctx: CommandContext): Promise<number> {
       : `unknown command '${first}'. See 'aphex --help'.`;
     return reportError(usageError(hint), ctx);
   }
-  const { command } = await COMMANDS[found.name]!.load();
-  return await execute(command, { ...ctx, args: found.rest });
+  const entry = COMMANDS[found.name]!;
+  const commandCtx = { ...ctx, args: found.rest };
+  if (entry.help && (await printedHelp(entry.help, commandCtx))) return ExitCode.Ok;
+  const { command } = await entry.load();
+  return await execute(command, commandCtx);
+}
+
+/** Prints the help when the arguments ask for it (usage errors are left to the command). */
+async function printedHelp(
+  load: () => Promise<{ spec: CommandSpec }>,
+  ctx: CommandContext,
+): Promise<boolean> {
+  const { spec } = await load();
+  try {
+    if (!parseCommandArgs(spec, ctx).help) return false;
+  } catch {
+    return false;
+  }
+  ctx.stdout(renderHelp(spec));
+  return true;
 }

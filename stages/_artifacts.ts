@@ -19,6 +19,7 @@ import { type ArtifactMetadata, ArtifactMetadataCodec } from "../models/metadata
 import { type BuildResult, BuildResultCodec } from "../models/results.ts";
 import type { AwsClientOptions } from "./_aws.ts";
 import { sha256Stream } from "./_hash.ts";
+import { PartBufferPool, uploadFile } from "./_multipart.ts";
 
 /** Content to store: bytes, text, or a file streamed from disk. */
 export type ArtifactBody = Uint8Array | string | { path: string };
@@ -265,6 +266,11 @@ export interface S3StoreOptions {
   partSize?: number;
   /** Parts uploaded concurrently per object (default 4). */
   queueSize?: number;
+  /**
+   * Part buffers shared by all concurrent file uploads of the store (default 4): file uploads
+   * hold at most `partBuffers × partSize` bytes of content in memory.
+   */
+  partBuffers?: number;
 }
 
 function isNotFound(e: unknown): boolean {
@@ -289,6 +295,8 @@ export class S3ArtifactStore implements ArtifactStore {
   /** Bucket name. */
   readonly bucket: string;
   readonly #options: S3StoreOptions;
+  readonly #partSize: number;
+  #pool?: PartBufferPool;
   #sdk?: Promise<typeof import("@aws-sdk/client-s3")>;
 
   /** Wraps a client and a bucket. */
@@ -296,6 +304,7 @@ export class S3ArtifactStore implements ArtifactStore {
     this.client = client;
     this.bucket = bucket;
     this.#options = options;
+    this.#partSize = Math.max(options.partSize ?? 8 * 1024 * 1024, 5 * 1024 * 1024);
   }
 
   #s3(): Promise<typeof import("@aws-sdk/client-s3")> {
@@ -312,41 +321,46 @@ export class S3ArtifactStore implements ArtifactStore {
     return `s3://${this.bucket}/${key}`;
   }
 
-  /** Uploads with `@aws-sdk/lib-storage` (multipart above the part size, parts in parallel). */
+  /**
+   * Uploads a file in bounded memory (`./_multipart.ts`), in-memory content with
+   * `@aws-sdk/lib-storage` (multipart above the part size, parts in parallel).
+   */
   async put(key: string, body: ArtifactBody, options: PutOptions = {}): Promise<void> {
     validateKey(key);
-    const [{ Upload }, { createReadStream }] = await Promise.all([
-      import("@aws-sdk/lib-storage"),
-      import("node:fs"),
-    ]);
-    const data = typeof body === "string"
-      ? new TextEncoder().encode(body)
-      : body instanceof Uint8Array
-      ? body
-      : createReadStream(body.path, { highWaterMark: 1024 * 1024 });
-    const upload = new Upload({
-      client: this.client,
-      partSize: Math.max(this.#options.partSize ?? 8 * 1024 * 1024, 5 * 1024 * 1024),
-      queueSize: this.#options.queueSize ?? 4,
-      leavePartsOnError: false,
-      params: {
-        Bucket: this.bucket,
-        Key: key,
-        Body: data,
-        ...(options.contentType ? { ContentType: options.contentType } : {}),
-        ...(options.sha256 ? { Metadata: { sha256: options.sha256 } } : {}),
-      },
-    });
-    if (options.onProgress) {
-      const onProgress = options.onProgress;
-      upload.on("httpUploadProgress", (p) => onProgress(p.loaded ?? 0));
-    }
     try {
+      if (typeof body === "object" && "path" in body) {
+        await uploadFile(this.client, body.path, {
+          bucket: this.bucket,
+          key,
+          pool: this.#pool ??= new PartBufferPool(this.#partSize, this.#options.partBuffers ?? 4),
+          queueSize: this.#options.queueSize ?? 4,
+          ...(options.contentType ? { contentType: options.contentType } : {}),
+          ...(options.sha256 ? { metadata: { sha256: options.sha256 } } : {}),
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        });
+        return;
+      }
+      const { Upload } = await import("@aws-sdk/lib-storage");
+      const upload = new Upload({
+        client: this.client,
+        partSize: this.#partSize,
+        queueSize: this.#options.queueSize ?? 4,
+        leavePartsOnError: false,
+        params: {
+          Bucket: this.bucket,
+          Key: key,
+          Body: typeof body === "string" ? new TextEncoder().encode(body) : body,
+          ...(options.contentType ? { ContentType: options.contentType } : {}),
+          ...(options.sha256 ? { Metadata: { sha256: options.sha256 } } : {}),
+        },
+      });
+      if (options.onProgress) {
+        const onProgress = options.onProgress;
+        upload.on("httpUploadProgress", (p) => onProgress(p.loaded ?? 0));
+      }
       await upload.done();
     } catch (e) {
       throw new AphexError(`upload of ${this.uriFor(key)} failed: ${describe(e)}`, { cause: e });
-    } finally {
-      if (typeof data === "object" && "destroy" in data) data.destroy();
     }
   }
 

@@ -63,7 +63,8 @@ import {
 import { makeRedactor, type Redactor, runShellCommand, secretValuesFromEnv } from "./_exec.ts";
 import { freshArtifactsDir, prepareDownloadTarget } from "./_workspace.ts";
 import { sha256Stream } from "./_hash.ts";
-import { CDK_COMMAND_OPTION, parseCdkCommand, synthesizeApp } from "./synth.ts";
+import { parseCdkCommand, synthesizeApp } from "./synth.ts";
+import { DEFAULT_HOOK_TIMEOUT_MS, spec } from "./deploy_spec.ts";
 import {
   checkoutStage,
   GITHUB_TOKEN_ENV,
@@ -72,14 +73,10 @@ import {
   runStageCommand,
   secondsOption,
   selectEnvironment,
-  STAGE_OPTIONS,
   type StageDeps,
   type StageInputs,
   writeOutputs,
 } from "./_runtime.ts";
-
-/** Default timeout of one hook command (1 hour). */
-export const DEFAULT_HOOK_TIMEOUT_MS = 60 * 60 * 1000;
 
 /**
  * Slack subtracted from the local clock when bounding the failure events of an operation: events
@@ -568,42 +565,11 @@ export async function writeDeployOutputs(dir: string, outcome: DeployOutcome): P
   });
 }
 
+export { DEFAULT_HOOK_TIMEOUT_MS };
+
 /** `aphex deploy`. */
 export const command: Command = {
-  spec: {
-    name: "deploy",
-    summary: "Deploy one environment's CDK stacks in order (synth just-in-time, outputs, events)",
-    description:
-      "Downloads and verifies the build's artifacts, resolves credentials (assuming the " +
-      "environment's role or the CDK deploy role when the account differs), runs preDeploy hooks, " +
-      "synthesizes with the project's CDK CLI, deploys the configured stacks one by one (the first " +
-      "failure stops and prints its failed CloudFormation events), runs postDeploy hooks and " +
-      "writes the stack outputs to <outputs-dir>/stack-outputs and <sha>/outputs/<env>.json.",
-    options: {
-      ...STAGE_OPTIONS,
-      env: {
-        type: "string",
-        description: "Environment to deploy (required)",
-        env: "APHEX_ENV",
-        valueName: "NAME",
-      },
-      "recreate-failed": {
-        type: "boolean",
-        description:
-          "Delete a stack left in ROLLBACK_COMPLETE by a failed creation, then deploy it",
-        env: "APHEX_RECREATE_FAILED",
-      },
-      "hook-timeout": {
-        type: "string",
-        description: "Timeout of one preDeploy/postDeploy command in seconds",
-        env: "APHEX_HOOK_TIMEOUT",
-        default: String(DEFAULT_HOOK_TIMEOUT_MS / 1000),
-        valueName: "SECONDS",
-      },
-      "cdk-command": CDK_COMMAND_OPTION,
-      json: { type: "boolean", description: "Print the DeploymentResults and outputs as JSON" },
-    },
-  },
+  spec,
   async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
     const inputs: DeployInputs = resolveStageInputs(values, ctx);
     const environment = str(values, "env");

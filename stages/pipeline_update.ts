@@ -55,6 +55,7 @@ import {
   selectStacks,
 } from "./_cdk.ts";
 import { synthesizeApp } from "./synth.ts";
+import { spec } from "./pipeline_update_spec.ts";
 import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
 import {
   applyPlans,
@@ -73,7 +74,6 @@ import {
   GITHUB_TOKEN_ENV,
   loadStageConfig,
   resolveStageInputs,
-  STAGE_OPTIONS,
   type StageDeps,
   type StageInputs,
   withStageRecording,
@@ -548,48 +548,7 @@ function summary(outcome: PipelineUpdateOutcome) {
 
 /** `aphex pipeline-update`. */
 export const command: Command = {
-  spec: {
-    name: "pipeline-update",
-    summary:
-      "Deploy the pipeline stack, re-apply the pipeline's own manifests (server-side apply), resubmit on topology change",
-    description:
-      "Regenerates the WorkflowTemplate, EventSource and Sensor from the commit's aphex-config.yaml, " +
-      "prints a diff against the cluster and applies what changed (field manager aphex). When the " +
-      "topology changed, submits a new Workflow for the same commit from the updated template and " +
-      "ends this run successfully (output parameter superseded=true). RBAC objects are only " +
-      "applied by `aphex apply`. From a laptop: aphex pipeline-update --dry-run --workspace . " +
-      "--kubeconfig ~/.kube/config",
-    options: {
-      ...STAGE_OPTIONS,
-      "dry-run": {
-        type: "boolean",
-        description: "Print the diff; apply nothing, submit nothing, deploy nothing",
-      },
-      kubeconfig: {
-        type: "string",
-        description:
-          "Kubeconfig file (default: KUBECONFIG, the pod's service account, ~/.kube/config)",
-        valueName: "FILE",
-      },
-      "force-conflicts": {
-        type: "boolean",
-        description: "Take over fields owned by other field managers (server-side apply force)",
-      },
-      "topology-hash": {
-        type: "string",
-        description: "Topology hash of the template this run started from",
-        env: "APHEX_TOPOLOGY_HASH",
-        valueName: "HASH",
-      },
-      "workflow-name": {
-        type: "string",
-        description: "Name of the running Workflow (set by the template)",
-        env: "APHEX_WORKFLOW_NAME",
-        valueName: "NAME",
-      },
-      json: { type: "boolean", description: "Print the result as JSON on stdout" },
-    },
-  },
+  spec,
   async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
     const dryRun = values["dry-run"] === true;
     const json = values.json === true;

@@ -64,3 +64,71 @@ Deno.test("commands that may not need AWS or Kubernetes load neither SDK at star
     assert.deepEqual(heavy, [], `${module} statically loads ${heavy.join(", ")}`);
   }
 });
+
+/**
+ * `aphex <command> --help` for every command, run as a process whose import map points each SDK
+ * package at a module that exports nothing and throws when evaluated: help that loads an SDK fails
+ * loudly.
+ */
+Deno.test("every --help is printed without loading any SDK", async () => {
+  const { COMMANDS } = await import("../cli/main.ts");
+  const dir = await Deno.makeTempDir({ prefix: "aphex-help-graph-" });
+  try {
+    const poison = `${dir}/sdk_loaded.ts`;
+    await Deno.writeTextFile(poison, 'throw new Error("an SDK was loaded");\nexport {};\n');
+    const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+    const imports: Record<string, string> = { ...denoJson.imports };
+    const poisoned = Object.keys(imports).filter((name) => HEAVY.test(name));
+    assert.ok(poisoned.length >= 5, `SDK packages found in the import map: ${poisoned}`);
+    for (const name of poisoned) imports[name] = new URL(`file://${poison}`).href;
+    const config = `${dir}/deno.json`;
+    await Deno.writeTextFile(config, JSON.stringify({ ...denoJson, imports }));
+    const names = Object.keys(COMMANDS);
+    const run = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--config", config, "--no-lock", "--cached-only", "-A", "mod.ts", ...args],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    // The poison works: a command that talks to AWS cannot even start.
+    const control = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "--config",
+        config,
+        "--no-lock",
+        "--cached-only",
+        `await import("${ROOT}stages/deploy.ts")`,
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    // (Static named imports fail already when linking; a bare import fails when evaluated.)
+    const SDK_LOADED = /an SDK was loaded|requested module '[^']+' does not provide an export/;
+    assert.match(new TextDecoder().decode(control.stderr), SDK_LOADED);
+    const results = [];
+    for (let i = 0; i < names.length; i += 4) {
+      const batch = names.slice(i, i + 4);
+      results.push(
+        ...(await Promise.all(batch.map(async (name) => {
+          const out = await run([...name.split(" "), "--help"]);
+          return { name, out };
+        }))),
+      );
+    }
+    const failed = results.filter(({ name, out }) =>
+      out.code !== 0 ||
+      !new TextDecoder().decode(out.stdout).startsWith(`Usage: aphex ${name} [options]`)
+    );
+    assert.deepEqual(
+      failed.map((f) => f.name),
+      [],
+      failed.map((f) => `aphex ${f.name} --help:\n${new TextDecoder().decode(f.out.stderr)}`)
+        .join("\n"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
