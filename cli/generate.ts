@@ -213,7 +213,7 @@ export const command: Command = {
                 }`
               ).join(", ")
             }); ` +
-            `run 'aphex generate --config ${file} --out ${out}' (deno task generate)\n`,
+            `run 'aphex generate --config ${file} --out ${out}'\n`,
         );
         return ExitCode.Failed;
       }

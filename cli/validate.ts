@@ -15,11 +15,20 @@ export const command: Command = {
     options: {
       config: CONFIG_OPTION,
       json: { type: "boolean", description: "Print the result as JSON on stdout" },
+      "skip-paths": {
+        type: "boolean",
+        description: "Do not check that stacks[].path files exist (a config read outside its " +
+          "repository, like Aphex's own example)",
+        env: "APHEX_SKIP_PATHS",
+      },
     },
   },
   async run(values, _positionals, ctx) {
     const file = str(values, "config") ?? DEFAULT_CONFIG_FILE;
-    const result = await checkConfigFile(file, { cwd: ctx.cwd });
+    const result = await checkConfigFile(file, {
+      cwd: ctx.cwd,
+      checkPaths: values["skip-paths"] !== true,
+    });
     const json = values.json === true;
     if (!result.ok) {
       if (json) {

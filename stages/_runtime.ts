@@ -6,7 +6,7 @@
  */
 import { isAbsolute, join, resolve } from "node:path";
 import type { CommandContext, OptionSpec, OptionValues } from "../cli/_command.ts";
-import { str } from "../cli/_command.ts";
+import { noteTerminationSignal, str } from "../cli/_command.ts";
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from "../cli/_config_file.ts";
 import { type AphexConfig, type EnvironmentConfig, findEnvironment } from "../models/config.ts";
 import { AphexError, usageError } from "../models/errors.ts";
@@ -139,8 +139,13 @@ export function configPath(inputs: Pick<StageInputs, "workspace" | "configFile">
 /** Loads the configuration from the workspace (usage error, exit 2, when missing or invalid). */
 export async function loadStageConfig(
   inputs: Pick<StageInputs, "workspace" | "configFile">,
+  options: { checkPaths?: boolean } = {},
 ): Promise<AphexConfig> {
-  return await loadConfigFile(inputs.configFile, { cwd: inputs.workspace });
+  return await loadConfigFile(inputs.configFile, {
+    cwd: inputs.workspace,
+    // Stack paths are relative to the repository root: the workspace.
+    ...(options.checkPaths ? { checkPaths: inputs.workspace } : {}),
+  });
 }
 
 /** `https://github.com/<owner>/<repo>.git` from `pipeline.github`, if configured. */
@@ -198,7 +203,10 @@ export async function withTerminationSignal<T>(
   const controller = new AbortController();
   const handlers: [Deno.Signal, () => void][] = (["SIGTERM", "SIGINT"] as const).map((sig) => [
     sig,
-    () => controller.abort(sig),
+    () => {
+      noteTerminationSignal(sig);
+      controller.abort(sig);
+    },
   ]);
   for (const [sig, handler] of handlers) Deno.addSignalListener(sig, handler);
   try {

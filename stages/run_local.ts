@@ -377,7 +377,7 @@ export async function runLocal(
     ...(inputs.commitSha ? { commitSha: inputs.commitSha } : {}),
     ...(deps.git ? { git: deps.git } : {}),
   });
-  const config = await loadStageConfig({ workspace, configFile });
+  const config = await loadStageConfig({ workspace, configFile }, { checkPaths: true });
   const wanted = new Set(
     (inputs.environments ?? []).map((name) => selectEnvironment(config, name).name),
   );
@@ -421,6 +421,17 @@ export async function runLocal(
       `[run] no AWS credentials (${redact(credentials.reason)}): the AWS checks of preflight, ` +
         "cdk diff" + (inputs.deploy ? ", deploy and tests" : "") + " are SKIPPED",
     );
+    if (inputs.deploy) {
+      // Deploying was asked for and cannot happen: refuse before any stage runs instead of
+      // building, skipping the deployments and reporting success.
+      store.close();
+      throw new AphexError(
+        `--deploy needs AWS credentials, and none were found (${redact(credentials.reason)}). ` +
+          "Configure credentials (AWS_PROFILE, `aws sso login`, …) or run without --deploy to " +
+          "build, synthesize and list what would be deployed.",
+        { exitCode: ExitCode.Failed },
+      );
+    }
   }
 
   const cache: SynthCache = { assemblies: new Map(), dirs: [] };

@@ -168,6 +168,11 @@ export interface WorkspaceInputs {
   repoUrl?: string;
   /** Only this environment (`--env`, `APHEX_ENV`); unset: every environment. */
   environment?: string;
+  /**
+   * Keep the cloud assemblies here (`--output DIR`, relative to the workspace): one folder
+   * `<account>-<region>[/<app>]` per synthesized app. Unset: temporary folders, removed after synth.
+   */
+  outputDir?: string;
 }
 
 /**
@@ -208,6 +213,8 @@ export function resolveWorkspaceInputs(
   if (repoUrl) inputs.repoUrl = repoUrl;
   const env = str(values, "env");
   if (env) inputs.environment = env;
+  const output = str(values, "output");
+  if (output) inputs.outputDir = output;
   return inputs;
 }
 
@@ -321,14 +328,26 @@ export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promis
   const redact = makeRedactor(secretValuesFromEnv(deps.env));
   const log = (line: string) => deps.log(redact(line));
   await checkoutIfRequested(inputs, { ...deps, log: (l) => log(`[synth] ${l}`) });
-  const config = await loadStageConfig(inputs);
+  const config = await loadStageConfig(inputs, { checkPaths: true });
   const selected: EnvironmentConfig[] = inputs.environment
     ? [selectEnvironment(config, inputs.environment)]
     : config.environments;
   const baseEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(deps.env)) if (v !== undefined) baseEnv[k] = v;
   delete baseEnv[GITHUB_TOKEN_ENV];
-  const runner = createCdkRunner({ redact, log });
+  // The CDK CLI names the folder it wrote; a temporary one is gone when this stage returns.
+  const runner = createCdkRunner({
+    redact,
+    log: (line) => {
+      const temp = tempDirs.find((dir) => line.includes(dir));
+      log(
+        temp === undefined ? line : line.replace(
+          temp,
+          "a temporary folder (removed after synth; keep the assembly with --output DIR)",
+        ),
+      );
+    },
+  });
   const cdkCommand = deps.cdkCommand ?? DEFAULT_CDK_COMMAND;
   const assemblies = deps.cache?.assemblies ?? new Map<string, Promise<CloudAssembly>>();
   const tempDirs: string[] = deps.cache?.dirs ?? [];
@@ -351,8 +370,18 @@ export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promis
           if (!pending) {
             const appName = relative(inputs.workspace, app.appDir) || ".";
             log(`[synth] cdk synth of ${appName} for aws://${env.account}/${env.region}`);
-            pending = Deno.makeTempDir({ prefix: "aphex-synth-" }).then((outputDir) => {
-              tempDirs.push(outputDir);
+            const kept = inputs.outputDir === undefined ? undefined : join(
+              resolve(inputs.workspace, inputs.outputDir),
+              `${env.account}-${env.region}`,
+              appName === "." ? "" : appName.replaceAll("/", "_"),
+            );
+            const made = kept === undefined
+              ? Deno.makeTempDir({ prefix: "aphex-synth-" }).then((dir) => {
+                tempDirs.push(dir);
+                return dir;
+              })
+              : Promise.resolve(kept);
+            pending = made.then((outputDir) => {
               return synthesizeApp(app.appDir, {
                 account: env.account,
                 region: env.region,
@@ -438,6 +467,14 @@ export const command: Command = {
     options: {
       ...WORKSPACE_OPTIONS,
       "cdk-command": CDK_COMMAND_OPTION,
+      output: {
+        type: "string",
+        short: "o",
+        description:
+          "Keep the cloud assemblies in DIR/<account>-<region>[/<app>] (must be empty); " +
+          "default: temporary folders, removed after synth",
+        valueName: "DIR",
+      },
       json: { type: "boolean", description: "Print the environments and stacks as JSON" },
     },
   },
