@@ -393,10 +393,7 @@ export async function runPreflight(
   // 1. configuration
   let config: AphexConfig | undefined;
   try {
-    const checked = await checkConfigFile(inputs.configFile, {
-      cwd: inputs.workspace,
-      checkPaths: inputs.workspace,
-    });
+    const checked = await checkConfigFile(inputs.configFile, { cwd: inputs.workspace });
     if (checked.ok) {
       config = checked.config;
       passed.push(`configuration ${inputs.configFile} is valid`);
