@@ -148,7 +148,10 @@ export const command: Command = {
       });
       const entries = runs.map(historyEntry);
       ctx.stdout(
-        values.json === true ? JSON.stringify(entries, null, 2) + "\n" : renderHistory(entries),
+        // --json: one object per line (a stream of runs, newest first), like every --json output.
+        values.json === true
+          ? entries.map((e) => JSON.stringify(e) + "\n").join("")
+          : renderHistory(entries),
       );
     } finally {
       store.close();

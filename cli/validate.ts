@@ -32,7 +32,7 @@ export const command: Command = {
     const json = values.json === true;
     if (!result.ok) {
       if (json) {
-        ctx.stdout(JSON.stringify({ valid: false, file, errors: result.issues }, null, 2) + "\n");
+        ctx.stdout(JSON.stringify({ valid: false, file, errors: result.issues }) + "\n");
       }
       for (const issue of result.issues) ctx.stderr(formatIssue(issue) + "\n");
       const n = result.issues.length;
@@ -43,7 +43,7 @@ export const command: Command = {
     const stacks = envs.reduce((n, e) => n + e.stacks.length, 0);
     if (json) {
       ctx.stdout(
-        JSON.stringify({ valid: true, file, environments: envs.length, stacks }, null, 2) + "\n",
+        JSON.stringify({ valid: true, file, environments: envs.length, stacks }) + "\n",
       );
     } else {
       ctx.stdout(

@@ -581,9 +581,10 @@ export const command: Command = {
         env: "APHEX_TOPOLOGY_HASH",
         valueName: "HASH",
       },
-      "workflow-name": {
+      workflow: {
         type: "string",
-        description: "Name of the running Workflow (set by the template)",
+        description: "Name of the running Workflow (set by the template; as report --workflow)",
+        aliases: ["workflow-name"],
         env: "APHEX_WORKFLOW_NAME",
         valueName: "NAME",
       },
@@ -608,7 +609,7 @@ export const command: Command = {
         forceConflicts: values["force-conflicts"] === true,
       };
     }
-    const workflowName = str(values, "workflow-name");
+    const workflowName = str(values, "workflow");
     if (workflowName) inputs.workflowName = workflowName;
     const hash = str(values, "topology-hash");
     if (hash) inputs.runningTopologyHash = hash;

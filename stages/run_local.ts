@@ -477,7 +477,7 @@ export async function runLocal(
         log(`[run] ${redact(e instanceof Error ? e.stack ?? "" : "")}`);
       }
     }
-    const durationMs = result.status === "skipped" ? 0 : performance.now() - t0;
+    const durationMs = result.status === "skipped" ? 0 : Math.round(performance.now() - t0);
     const summary: LocalStepSummary = { ...base, ...result, durationMs };
     steps.push(summary);
     if (result.status === "failed") {
