@@ -38,6 +38,7 @@ import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
 import {
   loadStageConfig,
   LOCAL_STORE_DIR,
+  resolveWorkspace,
   selectEnvironment,
   type StageInputs,
   withTerminationSignal,
@@ -568,7 +569,7 @@ export async function runLocal(
           await runStep(step, undefined, async () => {
             const outcome = await runSynth(
               { workspace, configFile, environment: env!.name },
-              { env: deps.env, log, cdkCommand, cache },
+              { env: deps.env, log, cdkCommand, cache, commitSha: head },
             );
             const result = outcome.environments[0]!;
             synthResults.set(env!.name, result);
@@ -742,7 +743,7 @@ async function diffEnvironment(
   for (const [app, names] of apps) {
     const appDir = resolve(ctx.workspace, app);
     const assembly = await ctx.cache.assemblies.get(
-      synthCacheKey(appDir, env.account, env.region),
+      synthCacheKey(appDir, { environment: env.name, account: env.account, region: env.region }),
     );
     if (!assembly) {
       failures.push(`${app}: no assembly`);
@@ -827,9 +828,9 @@ export function createRunCommand(overrides: RunCommandOverrides = {}): Command {
         },
         workspace: {
           type: "string",
-          description: "Repository checkout (top of the git work tree)",
+          description: "Repository checkout (top of the git work tree; default: the enclosing " +
+            "git repository's top level)",
           env: "APHEX_WORKSPACE",
-          default: ".",
           valueName: "DIR",
         },
         config: {
@@ -858,7 +859,7 @@ export function createRunCommand(overrides: RunCommandOverrides = {}): Command {
       }
       const envs = Array.isArray(values.env) ? values.env : [];
       const inputs: RunLocalInputs = {
-        workspace: resolve(ctx.cwd, str(values, "workspace") ?? "."),
+        workspace: resolveWorkspace(values, { cwd: ctx.cwd }),
         configFile: str(values, "config") ?? DEFAULT_CONFIG_FILE,
         environments: envs,
         deploy: values.deploy === true,

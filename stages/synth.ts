@@ -37,6 +37,7 @@ import {
   GITHUB_TOKEN_ENV,
   loadStageConfig,
   resolveRepoUrl,
+  resolveWorkspace,
   selectEnvironment,
   STAGE_OPTIONS,
 } from "./_runtime.ts";
@@ -180,7 +181,7 @@ export interface WorkspaceInputs {
  * current directory), `--commit-sha` (optional), `--branch`, `--repo-url`, `--config`, `--env`.
  */
 export const WORKSPACE_OPTIONS: Record<string, OptionSpec> = {
-  workspace: { ...STAGE_OPTIONS.workspace!, default: "." },
+  workspace: STAGE_OPTIONS.workspace!,
   "commit-sha": {
     ...STAGE_OPTIONS["commit-sha"]!,
     description: "Commit to check out first (default: use the workspace as it is)",
@@ -199,10 +200,10 @@ export const WORKSPACE_OPTIONS: Record<string, OptionSpec> = {
 /** Resolves {@linkcode WorkspaceInputs} from parsed {@linkcode WORKSPACE_OPTIONS}. */
 export function resolveWorkspaceInputs(
   values: OptionValues,
-  ctx: Pick<CommandContext, "cwd">,
+  ctx: Pick<CommandContext, "cwd"> & { env?: Record<string, string | undefined> },
 ): WorkspaceInputs {
   const inputs: WorkspaceInputs = {
-    workspace: resolve(ctx.cwd, str(values, "workspace") ?? "."),
+    workspace: resolveWorkspace(values, ctx),
     configFile: str(values, "config") ?? "aphex-config.yaml",
   };
   const sha = str(values, "commit-sha");
@@ -262,6 +263,8 @@ export interface SynthDeps {
   git?: GitRunner;
   /** Accept file:// repository URLs (tests only). */
   allowFileUrls?: boolean;
+  /** Commit the workspace is at (`APHEX_COMMIT_SHA` for the app) when no checkout is asked. */
+  commitSha?: string;
   /**
    * Assemblies shared across calls (`aphex run --local` synthesizes one environment per call):
    * an app already synthesized for the same account/region is reused. With a cache the caller
@@ -278,9 +281,15 @@ export interface SynthCache {
   dirs: string[];
 }
 
-/** Cache key of the assembly of `appDir` (absolute) synthesized for `account`/`region`. */
-export function synthCacheKey(appDir: string, account: string, region: string): string {
-  return JSON.stringify([appDir, account, region]);
+/**
+ * Cache key of the assembly of `appDir` (absolute) synthesized for an environment: the app sees
+ * the environment's name (`APHEX_ENV`), so environments never share an assembly.
+ */
+export function synthCacheKey(
+  appDir: string,
+  target: { environment: string; account: string; region: string },
+): string {
+  return JSON.stringify([appDir, target.environment, target.account, target.region]);
 }
 
 /** One stack of a synthesized environment. */
@@ -329,6 +338,7 @@ export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promis
   const log = (line: string) => deps.log(redact(line));
   await checkoutIfRequested(inputs, { ...deps, log: (l) => log(`[synth] ${l}`) });
   const config = await loadStageConfig(inputs, { checkPaths: true });
+  const commitSha = inputs.commitSha ?? deps.commitSha;
   const selected: EnvironmentConfig[] = inputs.environment
     ? [selectEnvironment(config, inputs.environment)]
     : config.environments;
@@ -365,7 +375,11 @@ export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promis
         const stacks: SynthStack[] = [];
         const byName = new Map<string, SynthStack>();
         for (const app of await locateCdkApps(inputs.workspace, env.stacks)) {
-          const key = synthCacheKey(app.appDir, env.account, env.region);
+          const key = synthCacheKey(app.appDir, {
+            environment: env.name,
+            account: env.account,
+            region: env.region,
+          });
           let pending = assemblies.get(key);
           if (!pending) {
             const appName = relative(inputs.workspace, app.appDir) || ".";
@@ -385,6 +399,8 @@ export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promis
               return synthesizeApp(app.appDir, {
                 account: env.account,
                 region: env.region,
+                environment: env.name,
+                ...(commitSha ? { commitSha } : {}),
                 env: baseEnv,
                 outputDir,
                 runner,
