@@ -28,6 +28,10 @@ interface Entry {
 
 /** Every command: name → one-line summary and lazy loader. */
 export const COMMANDS: Record<string, Entry> = {
+  init: {
+    summary: "Write a first aphex-config.yaml from the CDK app in this repository",
+    load: () => import("./init.ts"),
+  },
   validate: {
     summary: "Check aphex-config.yaml and report every problem with file:line:col",
     load: () => import("./validate.ts"),

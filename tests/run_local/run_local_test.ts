@@ -140,7 +140,7 @@ function statuses(outcome: RunLocalOutcome): [string, string][] {
   return outcome.steps.map((s) => [s.stage, s.status]);
 }
 
-Deno.test("aphex run --local: preflight, real build into the local store, one real synth for two environments, deploy/test skipped", async () => {
+Deno.test("aphex run --local: preflight, real build into the local store, a real synth per environment, deploy/test skipped", async () => {
   try {
     await Deno.stat(join(FIXTURE_APP, "node_modules", "aws-cdk", "package.json"));
   } catch {
