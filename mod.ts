@@ -20,6 +20,7 @@ export {
   type ParseConfigOptions,
   parseConfigOrThrow,
   type ParseConfigResult,
+  type Segment,
 } from "./models/config_parse.ts";
 export * from "./models/errors.ts";
 export * from "./models/event.ts";
@@ -54,10 +55,13 @@ export {
   hashTopology,
   type PipelineStep,
   pipelineSteps,
+  type StepKind,
+  type TopologyEnvironment,
   type Topology,
   topologyHash,
 } from "./templates/topology.ts";
 export { toYamlDocument, toYamlStream } from "./templates/_yaml.ts";
+export type * from "./templates/types.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli/main.ts");

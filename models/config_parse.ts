@@ -45,7 +45,8 @@ export interface ParseConfigOptions {
   pathExists?: (relativePath: string) => boolean;
 }
 
-type Segment = string | number;
+/** One step of a path into the configuration: a mapping key or a sequence index. */
+export type Segment = string | number;
 
 /** A problem before it is placed: a source offset (or a path to look up) and a message. */
 interface Problem {
