@@ -169,3 +169,13 @@ Deno.test("deno install -g from a checkout (the documented command) gives a work
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("JSR-ready: deno publish --dry-run passes and deno doc --lint mod.ts is clean", async () => {
+  const doc = await run(Deno.execPath(), ["doc", "--lint", "mod.ts"], { cwd: ROOT });
+  assert.equal(doc.code, 0, doc.err);
+  const publish = await run(Deno.execPath(), ["publish", "--dry-run", "--allow-dirty"], {
+    cwd: ROOT,
+  });
+  assert.equal(publish.code, 0, publish.err);
+  assert.match(publish.out + publish.err, /Dry run complete/);
+});
