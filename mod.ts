@@ -56,8 +56,8 @@ export {
   type PipelineStep,
   pipelineSteps,
   type StepKind,
-  type TopologyEnvironment,
   type Topology,
+  type TopologyEnvironment,
   topologyHash,
 } from "./templates/topology.ts";
 export { toYamlDocument, toYamlStream } from "./templates/_yaml.ts";

@@ -84,7 +84,7 @@ Deno.test("aphex validate: --config wins over APHEX_CONFIG; env var used when no
 Deno.test("aphex CLI: help, version, unknown command and unknown flag", async () => {
   const help = await run(["--help"]);
   assert.equal(help.code, 0);
-  assert.match(help.out, /In your repository:\n\s+validate/);
+  assert.match(help.out, /In your repository:\n\s+init [^\n]*\n\s+validate /);
   const cmdHelp = await run(["validate", "--help"]);
   assert.equal(cmdHelp.code, 0);
   assert.match(

@@ -26,7 +26,7 @@ async function withRepo(fn: (top: string, sub: string) => Promise<void>): Promis
 }
 
 Deno.test("defaultWorkspace: git top level on a laptop, /workspace in a pod, else the cwd", async () => {
-  await withRepo(async (top, sub) => {
+  await withRepo((top, sub) => {
     assert.equal(gitTopLevel(sub), top);
     assert.equal(defaultWorkspace({ cwd: sub, env: {} }), top);
     assert.equal(defaultWorkspace({ cwd: top }), top);
@@ -36,6 +36,7 @@ Deno.test("defaultWorkspace: git top level on a laptop, /workspace in a pod, els
     );
     const outside = join(top, "..");
     assert.equal(defaultWorkspace({ cwd: outside, env: {} }), outside);
+    return Promise.resolve();
   });
 });
 
