@@ -13,7 +13,8 @@
  * `run<Stage>` function; nothing is uploaded to S3 (the local store is used even when the
  * configuration names an artifact bucket) and the cluster is never contacted.
  *
- * Exit code: that of the first failing stage (1 or 2), 0 when everything run succeeded; usage
+ * Exit code: that of the first failing stage (1 or 2), 0 when everything run succeeded, 130 (143)
+ * when stopped by Ctrl-C (SIGTERM); usage
  * and configuration errors found before any stage runs exit 2.
  * @module
  */
@@ -676,6 +677,10 @@ export async function runLocal(
   } finally {
     for (const dir of cache.dirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
     store.close();
+  }
+  if (deps.signal?.aborted) {
+    // Stopped by Ctrl-C or SIGTERM: the summary says what the process exits with (130 / 143).
+    exitCode = deps.signal.reason === "SIGTERM" ? 143 : 130;
   }
   return {
     exitCode,

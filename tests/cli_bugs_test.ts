@@ -207,6 +207,7 @@ Deno.test("Ctrl-C (a real SIGINT) during a stage exits 130", async () => {
     }
     const status = await child.status;
     assert.equal(status.code, 130, err);
+    assert.match(err, /^exit code 130$/m);
     assert.match(err, /not run: build failed|cancelled by SIGINT/);
   } finally {
     await Deno.remove(root, { recursive: true });
