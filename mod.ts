@@ -21,6 +21,7 @@ export {
   type ParseConfigOptions,
   parseConfigOrThrow,
   type ParseConfigResult,
+  type Segment,
 } from "./models/config_parse.ts";
 export * from "./models/errors.ts";
 export * from "./models/event.ts";
@@ -55,10 +56,13 @@ export {
   hashTopology,
   type PipelineStep,
   pipelineSteps,
+  type StepKind,
   type Topology,
+  type TopologyEnvironment,
   topologyHash,
 } from "./templates/topology.ts";
 export { toYamlDocument, toYamlStream } from "./templates/_yaml.ts";
+export type * from "./templates/types.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli/main.ts");

@@ -8,6 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { AphexError, ExitCode, usageError } from "../models/errors.ts";
+import { closest } from "../models/suggest.ts";
 
 /** One option of a command. */
 export interface OptionSpec {
@@ -25,6 +26,13 @@ export interface OptionSpec {
   short?: string;
   /** Value placeholder in help, e.g. `FILE`. */
   valueName?: string;
+  /**
+   * Former flag names still accepted (not shown in help), so renaming a flag to the name other
+   * commands use for the same setting does not break scripts. Kept for one release.
+   */
+  aliases?: string[];
+  /** Not shown in help. */
+  hidden?: boolean;
 }
 
 /** Declarative description of a command. */
@@ -58,6 +66,8 @@ export interface CommandContext {
   stderr(text: string): void;
   /** Reads standard input; throws as soon as it exceeds `maxBytes` (see {@linkcode readBounded}). */
   stdin?(options: ReadBoundedOptions): Promise<Uint8Array>;
+  /** Whether stderr may be coloured (a terminal and no `NO_COLOR`); default false. */
+  color?: boolean;
 }
 
 /** A runnable command. */
@@ -74,16 +84,18 @@ export function renderHelp(spec: CommandSpec): string {
   const lines = [`Usage: aphex ${spec.name} [options]${positionals}`, "", spec.summary];
   if (spec.description) lines.push("", spec.description);
   lines.push("", "Options:");
-  const rows: [string, string][] = Object.entries(spec.options).map(([name, o]) => {
-    const flag = `${o.short ? `-${o.short}, ` : "    "}--${name}` +
-      (o.type === "string" ? ` ${o.valueName ?? "VALUE"}` : "");
-    const extra = [
-      o.env ? `env ${o.env}` : "",
-      o.default !== undefined ? `default ${o.default}` : "",
-      o.multiple ? "repeatable" : "",
-    ].filter(Boolean).join("; ");
-    return [flag, extra ? `${o.description} (${extra})` : o.description];
-  });
+  const rows: [string, string][] = Object.entries(spec.options).filter(([, o]) => !o.hidden).map(
+    ([name, o]) => {
+      const flag = `${o.short ? `-${o.short}, ` : "    "}--${name}` +
+        (o.type === "string" ? ` ${o.valueName ?? "VALUE"}` : "");
+      const extra = [
+        o.env ? `env ${o.env}` : "",
+        o.default !== undefined ? `default ${o.default}` : "",
+        o.multiple ? "repeatable" : "",
+      ].filter(Boolean).join("; ");
+      return [flag, extra ? `${o.description} (${extra})` : o.description] as [string, string];
+    },
+  );
   rows.push(["-h, --help", "Show this help"]);
   const width = Math.max(...rows.map(([f]) => f.length)) + 2;
   for (const [flag, text] of rows) lines.push(`  ${flag.padEnd(width)}${text}`);
@@ -105,12 +117,18 @@ export function parseCommandArgs(
   > = {
     help: { type: "boolean", short: "h" },
   };
+  /** Flag as typed (alias or canonical) → canonical option name. */
+  const canonical = new Map<string, string>([["help", "help"]]);
   for (const [name, o] of Object.entries(spec.options)) {
-    options[name] = {
-      type: o.type,
-      ...(o.short ? { short: o.short } : {}),
-      ...(o.multiple ? { multiple: true } : {}),
-    };
+    for (const flag of [name, ...(o.aliases ?? [])]) {
+      canonical.set(flag, name);
+      options[flag] = {
+        type: o.type,
+        ...(o.short && flag === name ? { short: o.short } : {}),
+        // Repeats are counted from the tokens below, so every flag is parsed as repeatable.
+        ...(o.type === "string" ? { multiple: true } : {}),
+      };
+    }
   }
   let parsed;
   try {
@@ -118,6 +136,7 @@ export function parseCommandArgs(
       args: ctx.args,
       options,
       strict: true,
+      tokens: true,
       allowPositionals: (spec.positionals?.length ?? 0) > 0,
     });
   } catch (e) {
@@ -125,10 +144,37 @@ export function parseCommandArgs(
       /\.+$/,
       "",
     );
-    throw usageError(`aphex ${spec.name}: ${message}. See 'aphex ${spec.name} --help'.`);
+    const unknown = /^Unknown option '(-{1,2})([^']*)'/.exec(message);
+    const visible = Object.entries(spec.options).filter(([, o]) => !o.hidden).map(([n]) => n);
+    const suggestion = unknown?.[1] === "--"
+      ? closest(unknown[2]!, [...visible, "help"])
+      : undefined;
+    const hint = suggestion ? `; did you mean '--${suggestion}'?` : ".";
+    throw usageError(`aphex ${spec.name}: ${message}${hint} See 'aphex ${spec.name} --help'.`);
+  }
+  // A setting given twice is refused unless the option is repeatable: parseArgs would silently
+  // keep the last one (`synth --env a --env b` synthesized only b).
+  const given = new Map<string, string[]>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== "option") continue;
+    const name = canonical.get(token.name) ?? token.name;
+    given.set(name, [...(given.get(name) ?? []), token.rawName]);
+  }
+  for (const [name, flags] of given) {
+    if (flags.length > 1 && name !== "help" && spec.options[name]?.multiple !== true) {
+      throw usageError(
+        `aphex ${spec.name}: --${name} may be given only once (got ${flags.join(", ")}). ` +
+          `See 'aphex ${spec.name} --help'.`,
+      );
+    }
   }
   const values: OptionValues = {};
-  const raw = parsed.values as OptionValues;
+  const raw: OptionValues = {};
+  for (const [flag, value] of Object.entries(parsed.values as OptionValues)) {
+    const name = canonical.get(flag) ?? flag;
+    const o = spec.options[name];
+    raw[name] = Array.isArray(value) && o?.multiple !== true ? value[value.length - 1] : value;
+  }
   for (const [name, o] of Object.entries(spec.options)) {
     let value = raw[name];
     if (value === undefined && o.env) {
@@ -162,26 +208,65 @@ export function str(values: OptionValues, name: string): string | undefined {
  * {@linkcode AphexError}s print their message; anything else is reported as an internal error.
  */
 export async function execute(command: Command, ctx: CommandContext): Promise<number> {
+  terminatedBy = undefined;
+  let code: number;
   try {
     const { values, positionals, help } = parseCommandArgs(command.spec, ctx);
     if (help) {
       ctx.stdout(renderHelp(command.spec));
       return ExitCode.Ok;
     }
-    return await command.run(values, positionals, ctx);
+    code = await command.run(values, positionals, ctx);
   } catch (e) {
-    return reportError(e, ctx);
+    code = reportError(e, ctx);
   }
+  // A stage stopped by Ctrl-C or SIGTERM exits as the shell reports a process killed by it.
+  return terminatedBy ? signalExitCode(terminatedBy) : code;
+}
+
+let terminatedBy: "SIGINT" | "SIGTERM" | undefined;
+
+/**
+ * Records that the process received SIGINT or SIGTERM (stages listening for them call this):
+ * the command then exits 130 or 143 whatever the stage returned.
+ */
+export function noteTerminationSignal(signal: "SIGINT" | "SIGTERM"): void {
+  terminatedBy ??= signal;
+}
+
+/** Exit code of a command stopped by a signal: 128 + its number (SIGINT 130, SIGTERM 143). */
+export function signalExitCode(signal: "SIGINT" | "SIGTERM"): number {
+  return signal === "SIGINT" ? 130 : 143;
+}
+
+/** Wraps `text` in an ANSI colour when `color` is on. */
+export function paint(text: string, style: "red" | "yellow" | "bold" | "dim", color = false) {
+  if (!color) return text;
+  const code = { red: 31, yellow: 33, bold: 1, dim: 2 }[style];
+  return `\x1b[${code}m${text}\x1b[0m`;
+}
+
+/**
+ * Whether output to a stream may be coloured: only on a terminal, never when `NO_COLOR` is set
+ * to anything non-empty (https://no-color.org), `TERM=dumb` neither.
+ */
+export function useColor(env: Record<string, string | undefined>, isTerminal: boolean): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  if (env.TERM === "dumb") return false;
+  return isTerminal;
 }
 
 /** Prints an error to stderr and returns its exit code. */
-export function reportError(e: unknown, ctx: Pick<CommandContext, "stderr">): number {
+export function reportError(
+  e: unknown,
+  ctx: Pick<CommandContext, "stderr"> & { color?: boolean },
+): number {
   if (e instanceof AphexError) {
-    ctx.stderr(`error: ${e.message}\n`);
+    ctx.stderr(`${paint("error:", "red", ctx.color)} ${e.message}\n`);
     return e.exitCode;
   }
   const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
-  ctx.stderr(`internal error (please report): ${message}\n`);
+  ctx.stderr(`${paint("internal error (please report):", "red", ctx.color)} ${message}\n`);
   return ExitCode.Failed;
 }
 
@@ -234,15 +319,38 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
   while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
 }
 
-/** The real process as a {@linkcode CommandContext}. Only CLI entry points call this. */
+/** Exit code when the reader of stdout went away (`aphex … | head`): 128 + SIGPIPE. */
+export const BROKEN_PIPE_EXIT = 141;
+
+/**
+ * The real process as a {@linkcode CommandContext}. Only CLI entry points call this.
+ * When the reader of stdout closes the pipe (`aphex generate --check | head`), the process ends
+ * quietly with {@linkcode BROKEN_PIPE_EXIT}, as a program killed by SIGPIPE would: nobody reads
+ * the rest, and it is not an internal error.
+ */
 export function processContext(args: string[]): CommandContext {
+  const env = Deno.env.toObject();
   return {
     args,
-    env: Deno.env.toObject(),
+    env,
     cwd: Deno.cwd(),
-    stdout: (t) => writeAll(Deno.stdout, t),
-    stderr: (t) => writeAll(Deno.stderr, t),
+    stdout: (t) => {
+      try {
+        writeAll(Deno.stdout, t);
+      } catch (e) {
+        if (e instanceof Deno.errors.BrokenPipe) Deno.exit(BROKEN_PIPE_EXIT);
+        throw e;
+      }
+    },
+    stderr: (t) => {
+      try {
+        writeAll(Deno.stderr, t);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+      }
+    },
     stdin: (options) => readBounded(Deno.stdin.readable, options),
+    color: useColor(env, Deno.stderr.isTerminal()),
   };
 }
 

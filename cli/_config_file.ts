@@ -3,7 +3,8 @@
  * errors located with the path the user gave.
  * @module
  */
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { AphexConfig } from "../models/config.ts";
 import { MAX_CONFIG_BYTES, parseConfig, type ParseConfigResult } from "../models/config_parse.ts";
 import { parseConfigOrThrow } from "../models/config_parse.ts";
@@ -44,15 +45,43 @@ export async function readConfigText(file: string, options: { cwd: string }): Pr
   }
 }
 
+/** Options of {@linkcode checkConfigFile} and {@linkcode loadConfigFile}. */
+export interface ConfigFileOptions {
+  /** Directory `file` is relative to. */
+  cwd: string;
+  /**
+   * Also check that every `stacks[].path` (and `pipeline.pipelineStack.path`) exists, relative to
+   * this repository root (`true`: the config file's directory). Commands that act on a checkout
+   * (validate, preflight, synth, run --local) check; generate and the cluster-side readers do not
+   * (the example configuration of Aphex's own repository names files of a user's repository).
+   */
+  checkPaths?: boolean | string;
+}
+
+/** Parse options for `file`: with `checkPaths`, a `pathExists` rooted at the repository. */
+export function configParseOptions(
+  file: string,
+  options: ConfigFileOptions,
+): { file: string; pathExists?: (path: string) => boolean } {
+  if (!options.checkPaths) return { file };
+  const root = options.checkPaths === true
+    ? dirname(resolve(options.cwd, file))
+    : resolve(options.cwd, options.checkPaths);
+  return { file, pathExists: (path: string) => existsSync(resolve(root, path)) };
+}
+
 /** Reads and parses a configuration file, returning every issue instead of throwing. */
 export async function checkConfigFile(
   file: string,
-  options: { cwd: string },
+  options: ConfigFileOptions,
 ): Promise<ParseConfigResult> {
-  return parseConfig(await readConfigText(file, options), { file });
+  return parseConfig(await readConfigText(file, options), configParseOptions(file, options));
 }
 
 /** Reads and parses a configuration file; throws a usage error listing every issue. */
-export async function loadConfigFile(file: string, options: { cwd: string }): Promise<AphexConfig> {
-  return parseConfigOrThrow(await readConfigText(file, options), { file });
+export async function loadConfigFile(
+  file: string,
+  options: ConfigFileOptions,
+): Promise<AphexConfig> {
+  return parseConfigOrThrow(await readConfigText(file, options), configParseOptions(file, options));
 }

@@ -196,7 +196,7 @@ export const command: Command = {
       action: result.action,
       reason: result.reason,
     };
-    ctx.stdout(JSON.stringify(out, null, 2) + "\n");
+    ctx.stdout(JSON.stringify(out) + "\n");
     return ExitCode.Ok;
   },
 };

@@ -161,9 +161,10 @@ export const command: Command = {
       "files are out of date, exit 0 when they are up to date.",
     options: {
       config: CONFIG_OPTION,
-      out: {
+      dir: {
         type: "string",
-        description: "Output directory",
+        description: "Directory of the generated manifests (the same flag as apply --dir)",
+        aliases: ["out"],
         env: "APHEX_MANIFESTS_DIR",
         default: DEFAULT_OUT_DIR,
         valueName: "DIR",
@@ -177,7 +178,7 @@ export const command: Command = {
   },
   async run(values, _positionals, ctx) {
     const file = str(values, "config") ?? DEFAULT_CONFIG_FILE;
-    const out = str(values, "out") ?? DEFAULT_OUT_DIR;
+    const out = str(values, "dir") ?? DEFAULT_OUT_DIR;
     const json = values.json === true;
     const config = await loadConfigFile(file, { cwd: ctx.cwd });
     const files = generateManifests(config);
@@ -213,7 +214,7 @@ export const command: Command = {
                 }`
               ).join(", ")
             }); ` +
-            `run 'aphex generate --config ${file} --out ${out}' (deno task generate)\n`,
+            `run 'aphex generate --config ${file} --dir ${out}'\n`,
         );
         return ExitCode.Failed;
       }
@@ -222,7 +223,7 @@ export const command: Command = {
     }
     await writeManifests(outDir, plan);
     if (json) {
-      ctx.stdout(JSON.stringify({ out, files: summary }, null, 2) + "\n");
+      ctx.stdout(JSON.stringify({ out, files: summary }) + "\n");
     } else {
       for (const s of summary) {
         const verb = s.status === "removed"

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import type { WorkflowMetadata } from "../models/metadata.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
 import { openArtifactStore } from "../stages/_artifacts.ts";
-import { LOCAL_STORE_DIR } from "../stages/_runtime.ts";
+import { defaultWorkspace, LOCAL_STORE_DIR } from "../stages/_runtime.ts";
 import { listRecentRuns } from "../stages/_stage_record.ts";
 import { type Command, type CommandContext, type OptionValues, runMain, str } from "./_command.ts";
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from "./_config_file.ts";
@@ -116,7 +116,8 @@ export const command: Command = {
       },
       "store-dir": {
         type: "string",
-        description: `Local artifact store when no bucket is set (default ./${LOCAL_STORE_DIR})`,
+        description: "Local artifact store when no bucket is set (default " +
+          `<git top level>/${LOCAL_STORE_DIR}, where aphex run --local writes)`,
         env: "APHEX_STORE_DIR",
         valueName: "DIR",
       },
@@ -137,7 +138,11 @@ export const command: Command = {
       }
     }
     const store = await openArtifactStore({
-      localRoot: resolve(ctx.cwd, str(values, "store-dir") ?? join(ctx.cwd, LOCAL_STORE_DIR)),
+      // The same default store as `aphex run --local`: <git top level>/.aphex/store.
+      localRoot: resolve(
+        ctx.cwd,
+        str(values, "store-dir") ?? join(defaultWorkspace({ cwd: ctx.cwd }), LOCAL_STORE_DIR),
+      ),
       ...(bucket ? { bucket } : {}),
       aws: { env: ctx.env },
     });
@@ -148,7 +153,10 @@ export const command: Command = {
       });
       const entries = runs.map(historyEntry);
       ctx.stdout(
-        values.json === true ? JSON.stringify(entries, null, 2) + "\n" : renderHistory(entries),
+        // --json: one object per line (a stream of runs, newest first), like every --json output.
+        values.json === true
+          ? entries.map((e) => JSON.stringify(e) + "\n").join("")
+          : renderHistory(entries),
       );
     } finally {
       store.close();

@@ -10,11 +10,13 @@ import {
   type CommandContext,
   type CommandSpec,
   execute,
+  paint,
   parseCommandArgs,
   renderHelp,
   reportError,
 } from "./_command.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
+import { closest } from "../models/suggest.ts";
 
 /** Aphex version (from deno.json). */
 export const VERSION: string = denoJson.version;
@@ -28,10 +30,16 @@ interface Entry {
    * poisoned).
    */
   help?: () => Promise<{ spec: CommandSpec }>;
+  /** `stage`: run by the pipeline's WorkflowTemplate in the cluster; default: a laptop command. */
+  group?: "stage";
 }
 
 /** Every command: name → one-line summary and lazy loader. */
 export const COMMANDS: Record<string, Entry> = {
+  init: {
+    summary: "Write a first aphex-config.yaml from the CDK app in this repository",
+    load: () => import("./init.ts"),
+  },
   validate: {
     summary: "Check aphex-config.yaml and report every problem with file:line:col",
     load: () => import("./validate.ts"),
@@ -45,23 +53,28 @@ export const COMMANDS: Record<string, Entry> = {
     load: () => import("./graph.ts"),
   },
   build: {
+    group: "stage",
     summary: "Check out the commit, run build.commands, store artifacts with SHA-256 checksums",
     load: () => import("../stages/build.ts"),
   },
   preflight: {
+    group: "stage",
     summary: "Check config, tools, credentials/roles, CDK bootstrap and context before deploying",
     load: () => import("../stages/preflight.ts"),
   },
   synth: {
+    group: "stage",
     summary: "Synthesize each environment's CDK apps and check the configured stacks and order",
     load: () => import("../stages/synth.ts"),
   },
   deploy: {
+    group: "stage",
     summary: "Deploy one environment's CDK stacks in order (synth just-in-time, outputs, events)",
     load: () => import("../stages/deploy.ts"),
     help: () => import("../stages/deploy_spec.ts"),
   },
   test: {
+    group: "stage",
     summary: "Run an environment's tests.commands against its deployed stacks; store the results",
     load: () => import("../stages/test.ts"),
   },
@@ -70,10 +83,12 @@ export const COMMANDS: Record<string, Entry> = {
     load: () => import("./artifacts.ts"),
   },
   "event parse": {
+    group: "stage",
     summary: "Verify and parse a GitHub webhook; print the event and deploy/validate/ignore",
     load: () => import("./event.ts"),
   },
   "pipeline-update": {
+    group: "stage",
     summary: "Deploy the pipeline stack, apply the pipeline's own manifests, resubmit on change",
     load: () => import("../stages/pipeline_update.ts"),
     help: () => import("../stages/pipeline_update_spec.ts"),
@@ -84,6 +99,7 @@ export const COMMANDS: Record<string, Entry> = {
     help: () => import("./apply_spec.ts"),
   },
   report: {
+    group: "stage",
     summary: "Record the run, write CloudWatch logs/metrics, notify, set GitHub commit statuses",
     load: () => import("../stages/report.ts"),
   },
@@ -97,17 +113,25 @@ export const COMMANDS: Record<string, Entry> = {
   },
 };
 
-/** Renders `aphex --help`. */
-export function renderMainHelp(): string {
+/** Renders `aphex --help`: laptop commands first, then the stages the pipeline runs. */
+export function renderMainHelp(options: { color?: boolean } = {}): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
-  const rows = Object.entries(COMMANDS).map(([name, e]) => `  ${name.padEnd(width)}${e.summary}`);
+  const rows = (group: Entry["group"]) =>
+    Object.entries(COMMANDS).filter(([, e]) => e.group === group).map(([name, e]) =>
+      `  ${name.padEnd(width)}${e.summary}`
+    );
+  const heading = (text: string) => paint(text, "bold", options.color);
   return [
     `aphex ${VERSION}: Argo Workflows pipelines for AWS CDK apps`,
     "",
-    "Usage: aphex <command> [options]      (aphex <command> --help for its options)",
+    "Usage: aphex <command> [options]      (aphex help <command> for its options)",
     "",
-    "Commands:",
-    ...rows,
+    heading("In your repository:"),
+    ...rows(undefined),
+    "",
+    heading("Pipeline stages") +
+    " (run by the WorkflowTemplate in the cluster; also runnable here):",
+    ...rows("stage"),
     "",
     "Global options:",
     "  -h, --help     Show this help",
@@ -130,8 +154,16 @@ export function resolveCommand(args: string[]): { name: string; rest: string[] }
 /** Runs the CLI with a context; returns the exit code. Never throws. */
 export async function main(ctx: CommandContext): Promise<number> {
   const [first] = ctx.args;
+  if (first === "help" && ctx.args.length > 1) {
+    // `aphex help CMD` is `aphex CMD --help`.
+    const found = resolveCommand(ctx.args.slice(1));
+    if (!found || found.rest.length > 0) return reportError(unknownCommand(ctx.args.slice(1)), ctx);
+    const { command } = await COMMANDS[found.name]!.load();
+    ctx.stdout(renderHelp(command.spec));
+    return ExitCode.Ok;
+  }
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-    (first === undefined ? ctx.stderr : ctx.stdout)(renderMainHelp());
+    (first === undefined ? ctx.stderr : ctx.stdout)(renderMainHelp({ color: ctx.color }));
     return first === undefined ? ExitCode.Usage : ExitCode.Ok;
   }
   if (first === "-V" || first === "--version" || first === "version") {
@@ -139,13 +171,7 @@ export async function main(ctx: CommandContext): Promise<number> {
     return ExitCode.Ok;
   }
   const found = resolveCommand(ctx.args);
-  if (!found) {
-    const group = Object.keys(COMMANDS).filter((k) => k.startsWith(`${first} `));
-    const hint = group.length
-      ? `'${first}' needs a subcommand: ${group.join(", ")}`
-      : `unknown command '${first}'. See 'aphex --help'.`;
-    return reportError(usageError(hint), ctx);
-  }
+  if (!found) return reportError(unknownCommand(ctx.args), ctx);
   const entry = COMMANDS[found.name]!;
   const commandCtx = { ...ctx, args: found.rest };
   if (entry.help && (await printedHelp(entry.help, commandCtx))) return ExitCode.Ok;
@@ -166,4 +192,32 @@ async function printedHelp(
   }
   ctx.stdout(renderHelp(spec));
   return true;
+}
+
+const GLOBAL_FLAGS = ["--help", "--version"];
+
+/** The usage error for words that name no command, with a "did you mean" when one is close. */
+function unknownCommand(args: string[]) {
+  const [first = "", second] = args;
+  const group = Object.keys(COMMANDS).filter((k) => k.startsWith(`${first} `));
+  if (group.length) {
+    const sub = second === undefined ? undefined : closest(`${first} ${second}`, group);
+    return usageError(
+      `'${first}' needs a subcommand: ${group.join(", ")}` +
+        (sub ? `; did you mean '${sub}'?` : ""),
+    );
+  }
+  if (first.startsWith("-")) {
+    const flag = closest(first, GLOBAL_FLAGS);
+    return usageError(
+      `unknown option '${first}'${flag ? `; did you mean '${flag}'?` : "."} See 'aphex --help'.`,
+    );
+  }
+  const names = [...Object.keys(COMMANDS), "help", "version"];
+  const suggestion = closest(first, names) ??
+    closest([first, second].filter(Boolean).join(" "), names);
+  return usageError(
+    `unknown command '${first}'${suggestion ? `; did you mean '${suggestion}'?` : "."} ` +
+      "See 'aphex --help'.",
+  );
 }

@@ -7,7 +7,12 @@
  * @module
  */
 import { type Command, runMain, str } from "./_command.ts";
-import { CONFIG_OPTION, DEFAULT_CONFIG_FILE, readConfigText } from "./_config_file.ts";
+import {
+  CONFIG_OPTION,
+  configParseOptions,
+  DEFAULT_CONFIG_FILE,
+  readConfigText,
+} from "./_config_file.ts";
 import {
   configWarnings,
   locateProblems,
@@ -18,8 +23,12 @@ import { ExitCode, formatIssue } from "../models/errors.ts";
 import { pipelineProblems } from "../templates/generate.ts";
 
 /** Parses the text, then checks what generate would refuse (located like parse errors). */
-function check(text: string, file: string): ParseConfigResult {
-  const parsed = parseConfig(text, { file });
+function check(
+  text: string,
+  options: { file: string; pathExists?: (path: string) => boolean },
+): ParseConfigResult {
+  const file = options.file;
+  const parsed = parseConfig(text, options);
   if (!parsed.ok) return parsed;
   const problems = pipelineProblems(parsed.config);
   return problems.length === 0
@@ -35,16 +44,25 @@ export const command: Command = {
     options: {
       config: CONFIG_OPTION,
       json: { type: "boolean", description: "Print the result as JSON on stdout" },
+      "skip-paths": {
+        type: "boolean",
+        description: "Do not check that stacks[].path files exist (a config read outside its " +
+          "repository, like Aphex's own example)",
+        env: "APHEX_SKIP_PATHS",
+      },
     },
   },
   async run(values, _positionals, ctx) {
     const file = str(values, "config") ?? DEFAULT_CONFIG_FILE;
     const text = await readConfigText(file, { cwd: ctx.cwd });
-    const result = check(text, file);
+    const result = check(
+      text,
+      configParseOptions(file, { cwd: ctx.cwd, checkPaths: values["skip-paths"] !== true }),
+    );
     const json = values.json === true;
     if (!result.ok) {
       if (json) {
-        ctx.stdout(JSON.stringify({ valid: false, file, errors: result.issues }, null, 2) + "\n");
+        ctx.stdout(JSON.stringify({ valid: false, file, errors: result.issues }) + "\n");
       }
       for (const issue of result.issues) ctx.stderr(formatIssue(issue) + "\n");
       const n = result.issues.length;
@@ -57,11 +75,7 @@ export const command: Command = {
     const stacks = envs.reduce((n, e) => n + e.stacks.length, 0);
     if (json) {
       ctx.stdout(
-        JSON.stringify(
-          { valid: true, file, environments: envs.length, stacks, warnings },
-          null,
-          2,
-        ) + "\n",
+        JSON.stringify({ valid: true, file, environments: envs.length, stacks, warnings }) + "\n",
       );
     } else {
       ctx.stdout(

@@ -160,13 +160,17 @@ export interface AphexConfig {
 
 /** The configuration as written (schema-valid, optional sections possibly missing). */
 export interface RawAphexConfig {
+  /** Configuration format version (`"1.0"`). */
   version: string;
+  /** Pipeline settings; defaults are applied by {@linkcode applyDefaults}. */
   pipeline?: Partial<Omit<PipelineConfig, "pullRequests" | "webhook" | "notifications">> & {
     pullRequests?: Partial<PullRequestsConfig>;
     notifications?: Partial<NotificationsConfig>;
     webhook?: Partial<WebhookConfig> & { url: string };
   };
+  /** Build commands and the artifacts folder. */
   build: { commands: string[]; artifacts?: string };
+  /** Environments in deploy order, optional fields possibly missing. */
   environments: Array<
     Omit<EnvironmentConfig, "approval" | "hooks"> & {
       approval?: boolean;

@@ -17,6 +17,10 @@ import { type Event, getScalarValue, load, parseEvents, YAMLException } from "js
 import { validate } from "../schema/_validate_config.js";
 import { type AphexConfig, applyDefaults, type RawAphexConfig } from "./config.ts";
 import { AphexError, type ConfigIssue, ExitCode, formatIssue } from "./errors.ts";
+import { AWS_REGIONS } from "./aws_regions.ts";
+import { closest } from "./suggest.ts";
+
+export { closest };
 
 /** Largest configuration accepted, in bytes (a 2,000-environment config is about 5 MB). */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
@@ -34,9 +38,16 @@ export type ParseConfigResult =
 export interface ParseConfigOptions {
   /** File name used in error locations (default `aphex-config.yaml`). */
   file?: string;
+  /**
+   * Whether a file exists, for `stacks[].path` and `pipeline.pipelineStack.path` (relative to the
+   * repository root). Unset: paths are not checked (this module does no I/O; callers that know
+   * the checkout pass a check).
+   */
+  pathExists?: (relativePath: string) => boolean;
 }
 
-type Segment = string | number;
+/** One step of a path into the configuration: a mapping key or a sequence index. */
+export type Segment = string | number;
 
 /** A problem before it is placed: a source offset (or a path to look up) and a message. */
 interface Problem {
@@ -62,7 +73,7 @@ interface Problem {
  */
 export function parseConfig(text: string, options: ParseConfigOptions = {}): ParseConfigResult {
   const file = options.file ?? "aphex-config.yaml";
-  const { value, problems } = check(text);
+  const { value, problems } = check(text, options.pathExists);
   if (problems.length === 0) return { ok: true, config: applyDefaults(value as RawAphexConfig) };
   return { ok: false, issues: locate(problems, text, file) };
 }
@@ -101,7 +112,10 @@ export function locateProblems(
 }
 
 /** Loads the YAML and runs every check; problems are not yet located. */
-function check(text: string): { value?: unknown; problems: Problem[] } {
+function check(
+  text: string,
+  pathExists?: (relativePath: string) => boolean,
+): { value?: unknown; problems: Problem[] } {
   const fail = (offset: number, message: string) => ({ problems: [{ path: [], offset, message }] });
   const bytes = text.length > MAX_CONFIG_BYTES / 3
     ? new TextEncoder().encode(text).length
@@ -115,6 +129,8 @@ function check(text: string): { value?: unknown; problems: Problem[] } {
   } catch (e) {
     if (!(e instanceof YAMLException)) throw e;
     const offset = e.mark?.position ?? 0;
+    const quote = unclosedQuote(text, offset);
+    if (quote) return { problems: [quote] };
     return fail(offset, yamlMessage(e.reason ?? e.message, text.slice(offset)));
   }
   if (value === undefined || value === null) return fail(0, "the file is empty");
@@ -126,8 +142,8 @@ function check(text: string): { value?: unknown; problems: Problem[] } {
     );
   }
   // The schema, compiled ahead of time (tools/build_schema_validator.ts): no ajv at start-up.
-  if (!validate(value)) return { value, problems: schemaProblems(validate.errors ?? []) };
-  return { value, problems: semanticProblems(value as RawAphexConfig) };
+  if (!validate(value)) return { value, problems: schemaProblems(validate.errors ?? [], value) };
+  return { value, problems: semanticProblems(value as RawAphexConfig, pathExists) };
 }
 
 function yamlMessage(reason: string, rest: string): string {
@@ -176,7 +192,7 @@ function pointerSegments(pointer: string): Segment[] {
   });
 }
 
-function schemaProblems(errors: ErrorObject[]): Problem[] {
+function schemaProblems(errors: ErrorObject[], root: unknown): Problem[] {
   // A node of the wrong type makes its other rule violations noise.
   const wrongType = new Set(errors.filter((e) => e.keyword === "type").map((e) => e.instancePath));
   const problems: Problem[] = [];
@@ -205,6 +221,16 @@ function schemaProblems(errors: ErrorObject[]): Problem[] {
       }
       case "type": {
         const expected = String((error.params as { type: string | string[] }).type);
+        const actual = valueAt(root, path);
+        if (path.at(-1) === "commands" && typeof actual === "string") {
+          problems.push({
+            path,
+            message: `must be a list of commands, not one string: write ${
+              JSON.stringify([actual])
+            } or one "- ${actual}" line per command`,
+          });
+          break;
+        }
         problems.push({
           path,
           message: hint ?? `must be ${/^[aeiou]/.test(expected) ? "an" : "a"} ${expected}`,
@@ -231,39 +257,105 @@ function unknownKeyMessage(key: string, allowed: string[]): string {
   return `unknown key "${key}"${allowed.length ? ` (known keys: ${allowed.join(", ")})` : ""}`;
 }
 
-/** The allowed key nearest to `key` (edit distance ≤ 2, or one is a prefix of the other). */
-export function closest(key: string, allowed: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  const lower = key.toLowerCase();
-  for (const candidate of allowed) {
-    const c = candidate.toLowerCase();
-    let d = editDistance(lower, c);
-    const prefix = (c.startsWith(lower) || lower.startsWith(c)) &&
-      Math.min(c.length, lower.length) >= 3;
-    if (d > 2 && prefix) d = 2;
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+function valueAt(root: unknown, path: readonly Segment[]): unknown {
+  let node = root;
+  for (const segment of path) {
+    if (typeof node !== "object" || node === null) return undefined;
+    node = (node as Record<string | number, unknown>)[segment];
   }
-  return bestDistance <= 2 ? best : undefined;
+  return node;
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+/**
+ * After a YAML syntax error: the quoted scalar opened before the error that is never closed on
+ * its line, if any. js-yaml reports such a quote where the string finally breaks the structure
+ * (often lines later, as "deficient indentation"); the user's mistake is the opening quote.
+ */
+function unclosedQuote(text: string, errorOffset: number): Problem | undefined {
+  const lineEnd = text.indexOf("\n", errorOffset);
+  const lines = text.slice(0, lineEnd === -1 ? text.length : lineEnd).split("\n");
+  let start = 0;
+  for (const [n, line] of lines.entries()) {
+    const open = openQuoteColumn(line);
+    if (open !== undefined) {
+      const kind = line[open] === '"' ? "double" : "single";
+      const errorLine = lines.length;
+      return {
+        path: [],
+        offset: start + open,
+        message: `unclosed ${kind} quote: the string starting here is not closed on its line` +
+          (errorLine > n + 1 ? ` (YAML read on to line ${errorLine})` : "") +
+          `; add the closing ${line[open]}`,
+      };
     }
-    previous = current;
+    start += line.length + 1;
   }
-  return previous[b.length]!;
+  return undefined;
 }
 
-function semanticProblems(raw: RawAphexConfig): Problem[] {
+/** Column of a quote opening a scalar that its line does not close, else undefined. */
+function openQuoteColumn(line: string): number | undefined {
+  let i = 0;
+  let atValueStart = true;
+  while (i < line.length) {
+    const c = line[i]!;
+    if (atValueStart && (c === '"' || c === "'")) {
+      let j = i + 1;
+      for (; j < line.length; j++) {
+        if (c === '"' && line[j] === "\\") j++;
+        else if (line[j] === c) {
+          if (c === "'" && line[j + 1] === "'") j++;
+          else break;
+        }
+      }
+      if (j >= line.length) return i;
+      i = j + 1;
+      atValueStart = false;
+      continue;
+    }
+    if (c === "#" && (i === 0 || line[i - 1] === " ")) return undefined;
+    if (c === " " || c === "\t") {
+      i++;
+      continue;
+    }
+    atValueStart = c === "-" || c === "[" || c === "{" || c === "," ||
+      (c === ":" && (line[i + 1] === " " || i + 1 === line.length)) || c === "?";
+    if (!atValueStart) {
+      // Inside a plain scalar: a value can only start again after ": ", ", " or a bracket.
+      while (i < line.length && !/[:,[\]{}#]/.test(line[i]!)) i++;
+      continue;
+    }
+    i++;
+  }
+  return undefined;
+}
+
+function semanticProblems(
+  raw: RawAphexConfig,
+  pathExists?: (relativePath: string) => boolean,
+): Problem[] {
   const problems: Problem[] = [];
   const firstEnv = new Map<string, number>();
   raw.environments.forEach((env, i) => {
+    if (!AWS_REGIONS.includes(env.region)) {
+      const suggestion = closest(env.region, AWS_REGIONS);
+      problems.push({
+        path: ["environments", i, "region"],
+        message: `"${env.region}" is not an AWS region` +
+          (suggestion ? `; did you mean "${suggestion}"?` : " (e.g. us-east-1, eu-central-2)"),
+      });
+    }
+    if (pathExists) {
+      env.stacks.forEach((stack, j) => {
+        if (!pathExists(stack.path)) {
+          problems.push({
+            path: ["environments", i, "stacks", j, "path"],
+            message: `${stack.path}: no such file in the repository (paths are relative to the ` +
+              "repository root)",
+          });
+        }
+      });
+    }
     const first = firstEnv.get(env.name);
     if (first === undefined) firstEnv.set(env.name, i);
     else {
@@ -296,6 +388,14 @@ function semanticProblems(raw: RawAphexConfig): Problem[] {
   if (p?.image !== undefined) {
     const message = imageProblem(p.image);
     if (message !== undefined) problems.push({ path: ["pipeline", "image"], message });
+  }
+  const pipelineStackPath = p?.pipelineStack?.path;
+  if (pathExists && pipelineStackPath && !pathExists(pipelineStackPath)) {
+    problems.push({
+      path: ["pipeline", "pipelineStack", "path"],
+      message: `${pipelineStackPath}: no such file in the repository (paths are relative to the ` +
+        "repository root)",
+    });
   }
   if (p?.github && !p.webhook) {
     problems.push({

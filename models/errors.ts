@@ -53,6 +53,7 @@ export class AphexError extends Error {
   /** Located configuration problems, if any. */
   readonly issues: ConfigIssue[];
 
+  /** An error with a message for the user and the exit code the CLI uses for it. */
   constructor(message: string, options: AphexErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "AphexError";

@@ -180,12 +180,25 @@ export async function locateCdkApps(
   return apps;
 }
 
-/** Options of {@linkcode synthesize}. */
-export interface SynthOptions {
+/**
+ * What a CDK app is run for: the target of {@linkcode cdkEnvironment}, the one CDK-app contract
+ * of synth, deploy, run --local and pull-request validation.
+ */
+export interface CdkAppTarget {
   /** AWS account of the environment (`CDK_DEFAULT_ACCOUNT`). */
   account: string;
-  /** AWS region of the environment (`CDK_DEFAULT_REGION`, `AWS_REGION`). */
+  /** AWS region of the environment (`CDK_DEFAULT_REGION`, `AWS_REGION`, `AWS_DEFAULT_REGION`). */
   region: string;
+  /** Aphex environment name (`APHEX_ENV`); unset only for the pipeline stack. */
+  environment?: string;
+  /** Commit being synthesized or deployed (`APHEX_COMMIT_SHA`), when known. */
+  commitSha?: string;
+  /** Repository checkout (`APHEX_WORKSPACE`), when known. */
+  workspace?: string;
+}
+
+/** Options of {@linkcode synthesize}. */
+export interface SynthOptions extends CdkAppTarget {
   /** Base environment of the CDK process (PATH, HOME, credentials…); nothing else is inherited. */
   env: Record<string, string>;
   /** Fresh output directory; it must not exist or be empty (default: a new temp dir). */
@@ -198,10 +211,17 @@ export interface SynthOptions {
   extraArgs?: string[];
 }
 
-/** Environment variables the CDK app sees for a target environment. */
+/**
+ * The CDK-app contract: the environment variables a CDK app receives, the same whether Aphex
+ * synthesizes it (`aphex synth`, `run --local`, pull-request validation) or deploys it (`aphex
+ * deploy`, the pipeline stack): `CDK_DEFAULT_ACCOUNT`, `CDK_DEFAULT_REGION`, `AWS_REGION` and
+ * `AWS_DEFAULT_REGION` from the environment's account and region, `APHEX_ENV` (the environment's
+ * name), `APHEX_COMMIT_SHA` and `APHEX_WORKSPACE` when known; everything else comes from `base`.
+ * No CDK context (`-c`) is added: the app reads `cdk.json` / `cdk.context.json` as `cdk` does.
+ */
 export function cdkEnvironment(
   base: Record<string, string>,
-  target: { account: string; region: string },
+  target: CdkAppTarget,
 ): Record<string, string> {
   return {
     ...base,
@@ -209,6 +229,9 @@ export function cdkEnvironment(
     CDK_DEFAULT_REGION: target.region,
     AWS_REGION: target.region,
     AWS_DEFAULT_REGION: target.region,
+    ...(target.environment !== undefined ? { APHEX_ENV: target.environment } : {}),
+    ...(target.commitSha !== undefined ? { APHEX_COMMIT_SHA: target.commitSha } : {}),
+    ...(target.workspace !== undefined ? { APHEX_WORKSPACE: target.workspace } : {}),
   };
 }
 

@@ -248,7 +248,7 @@ export async function runShellCommand(
     signal: null,
     timedOut: false,
     cancelled: false,
-    durationMs: performance.now() - started,
+    durationMs: Math.round(performance.now() - started),
     stdoutTail: tails.stdout.text(),
     stderrTail: tails.stderr.text(),
     ...partial,

@@ -4,9 +4,10 @@
  * parameter files, and SIGTERM/SIGINT handling for the CLI entry.
  * @module
  */
-import { isAbsolute, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { CommandContext, OptionSpec, OptionValues } from "../cli/_command.ts";
-import { str } from "../cli/_command.ts";
+import { noteTerminationSignal, str } from "../cli/_command.ts";
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from "../cli/_config_file.ts";
 import { type AphexConfig, type EnvironmentConfig, findEnvironment } from "../models/config.ts";
 import { AphexError, usageError } from "../models/errors.ts";
@@ -19,6 +20,43 @@ import { assertWritableDir } from "./_workspace.ts";
 
 /** Default workspace inside the workflow pod. */
 export const DEFAULT_WORKSPACE = "/workspace";
+
+/** Help text of the workspace default, shared by every command with `--workspace`. */
+export const WORKSPACE_DEFAULT_HELP =
+  `${DEFAULT_WORKSPACE} in a pod, else the enclosing git repository's top level`;
+
+/**
+ * The top of the git work tree holding `dir` (the nearest ancestor with a `.git` entry), else
+ * undefined. Reads the file system only; no git process.
+ */
+export function gitTopLevel(dir: string): string | undefined {
+  for (let d = resolve(dir);; d = dirname(d)) {
+    if (existsSync(join(d, ".git"))) return d;
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/**
+ * The workspace when neither `--workspace` nor `APHEX_WORKSPACE` is given: {@linkcode
+ * DEFAULT_WORKSPACE} inside a Kubernetes pod (`KUBERNETES_SERVICE_HOST` set), else, on a laptop,
+ * the enclosing git repository's top level (else the current directory), so commands run from
+ * any folder of the repository find its configuration and local store.
+ */
+export function defaultWorkspace(
+  ctx: { cwd: string; env?: Record<string, string | undefined> },
+): string {
+  if (ctx.env?.KUBERNETES_SERVICE_HOST) return DEFAULT_WORKSPACE;
+  return gitTopLevel(ctx.cwd) ?? resolve(ctx.cwd);
+}
+
+/** `--workspace` value, else {@linkcode defaultWorkspace}; absolute. */
+export function resolveWorkspace(
+  values: OptionValues,
+  ctx: { cwd: string; env?: Record<string, string | undefined> },
+): string {
+  const given = str(values, "workspace");
+  return given === undefined ? defaultWorkspace(ctx) : resolve(ctx.cwd, given);
+}
 /** Default directory of Argo output-parameter files. */
 export const DEFAULT_OUTPUTS_DIR = "/tmp/aphex/outputs";
 /** Local artifact store directory, relative to the workspace. */
@@ -33,9 +71,8 @@ export const GITHUB_TOKEN_ENV = "APHEX_GITHUB_TOKEN";
 export const STAGE_OPTIONS: Record<string, OptionSpec> = {
   workspace: {
     type: "string",
-    description: "Repository checkout directory",
+    description: `Repository checkout directory (default ${WORKSPACE_DEFAULT_HELP})`,
     env: "APHEX_WORKSPACE",
-    default: DEFAULT_WORKSPACE,
     valueName: "DIR",
   },
   "commit-sha": {
@@ -117,11 +154,11 @@ export interface StageInputs {
 /** Resolves and validates the stage inputs from parsed options (usage error when invalid). */
 export function resolveStageInputs(
   values: OptionValues,
-  ctx: Pick<CommandContext, "cwd">,
+  ctx: Pick<CommandContext, "cwd"> & { env?: Record<string, string | undefined> },
 ): StageInputs {
   const sha = str(values, "commit-sha");
   if (!sha) throw usageError("--commit-sha (or APHEX_COMMIT_SHA) is required");
-  const workspace = resolve(ctx.cwd, str(values, "workspace") ?? DEFAULT_WORKSPACE);
+  const workspace = resolveWorkspace(values, ctx);
   const inputs: StageInputs = {
     workspace,
     commitSha: validateCommitSha(sha),
@@ -152,8 +189,13 @@ export function configPath(inputs: Pick<StageInputs, "workspace" | "configFile">
 /** Loads the configuration from the workspace (usage error, exit 2, when missing or invalid). */
 export async function loadStageConfig(
   inputs: Pick<StageInputs, "workspace" | "configFile">,
+  options: { checkPaths?: boolean } = {},
 ): Promise<AphexConfig> {
-  return await loadConfigFile(inputs.configFile, { cwd: inputs.workspace });
+  return await loadConfigFile(inputs.configFile, {
+    cwd: inputs.workspace,
+    // Stack paths are relative to the repository root: the workspace.
+    ...(options.checkPaths ? { checkPaths: inputs.workspace } : {}),
+  });
 }
 
 /** `https://github.com/<owner>/<repo>.git` from `pipeline.github`, if configured. */
@@ -216,7 +258,10 @@ export async function withTerminationSignal<T>(
   const controller = new AbortController();
   const handlers: [Deno.Signal, () => void][] = (["SIGTERM", "SIGINT"] as const).map((sig) => [
     sig,
-    () => controller.abort(sig),
+    () => {
+      noteTerminationSignal(sig);
+      controller.abort(sig);
+    },
   ]);
   for (const [sig, handler] of handlers) Deno.addSignalListener(sig, handler);
   try {

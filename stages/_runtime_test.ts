@@ -17,11 +17,13 @@ const SPEC: CommandSpec = { name: "stage", summary: "test", options: STAGE_OPTIO
 const SHA = "a".repeat(40);
 
 function inputsFor(args: string[], env: Record<string, string> = {}, cwd = "/work") {
-  return resolveStageInputs(parseCommandArgs(SPEC, { args, env }).values, { cwd });
+  return resolveStageInputs(parseCommandArgs(SPEC, { args, env }).values, { cwd, env });
 }
 
 Deno.test("stage inputs: contract defaults, env fallbacks, flags win", () => {
-  assert.deepEqual(inputsFor([], { APHEX_COMMIT_SHA: SHA }), {
+  // In a pod (KUBERNETES_SERVICE_HOST set) the workspace defaults to /workspace; on a laptop to
+  // the enclosing git top level (tests/laptop_defaults_test.ts).
+  assert.deepEqual(inputsFor([], { APHEX_COMMIT_SHA: SHA, KUBERNETES_SERVICE_HOST: "10.0.0.1" }), {
     workspace: "/workspace",
     commitSha: SHA,
     configFile: "aphex-config.yaml",

@@ -193,7 +193,7 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
       ...deps,
       log: (line) => log(`[build] ${line}`),
     });
-    timings.checkoutMs = performance.now() - t;
+    timings.checkoutMs = Math.round(performance.now() - t);
     // Workspace boundary (_workspace.ts): segment rules for build.artifacts, no symlink on the
     // way, and the directory emptied before the commands run (no stale or committed files).
     await freshArtifactsDir(inputs.workspace, config.build.artifacts, {
@@ -263,7 +263,7 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
         ...(deps.signal ? { signal: deps.signal } : {}),
       });
       if (last.exitCode !== 0 || last.cancelled || last.timedOut) {
-        timings.commandsMs = performance.now() - t;
+        timings.commandsMs = Math.round(performance.now() - t);
         const why = last.cancelled
           ? `cancelled by ${String(deps.signal?.reason ?? "signal")}`
           : last.timedOut
@@ -282,7 +282,7 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
       }
       log(`[${label}] ok in ${(last.durationMs / 1000).toFixed(2)} s`);
     }
-    timings.commandsMs = performance.now() - t;
+    timings.commandsMs = Math.round(performance.now() - t);
 
     // 3. package + checksum
     t = performance.now();
@@ -314,7 +314,7 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
       await assertReadableInside(realDir, file.path, file.relPath);
       digests.push({ ...file, ...(await sha256File(file.path)) });
     }
-    timings.hashMs = performance.now() - t;
+    timings.hashMs = Math.round(performance.now() - t);
     log(`[build] ${digests.length} artifact(s) hashed in ${(timings.hashMs / 1000).toFixed(2)} s`);
 
     // 4. upload, metadata last
@@ -361,7 +361,7 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
         { contentType: "application/json" },
       );
     } catch (e) {
-      timings.uploadMs = performance.now() - t;
+      timings.uploadMs = Math.round(performance.now() - t);
       const failure = redact(e instanceof Error ? e.message : String(e)) +
         "; metadata.json was not published (re-run the build once the store is reachable)";
       return await fail(failure, {
@@ -372,7 +372,7 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
         artifacts: [],
       });
     }
-    timings.uploadMs = performance.now() - t;
+    timings.uploadMs = Math.round(performance.now() - t);
     const metadataUri = activeStore.uriFor(metadataKey(sha));
     log(
       `[build] ${artifacts.length} artifact(s) uploaded in ${

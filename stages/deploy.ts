@@ -39,6 +39,7 @@ import {
 } from "./_artifacts.ts";
 import {
   type AssemblyStack,
+  cdkEnvironment,
   type CloudAssembly,
   createCdkRunner,
   DEFAULT_CDK_COMMAND,
@@ -226,17 +227,13 @@ export function childEnvironment(
     delete env.AWS_PROFILE;
     delete env.AWS_SESSION_TOKEN;
   }
-  return {
-    ...env,
-    ...options.credentials?.env,
-    CDK_DEFAULT_ACCOUNT: target.account,
-    CDK_DEFAULT_REGION: target.region,
-    AWS_REGION: target.region,
-    AWS_DEFAULT_REGION: target.region,
-    APHEX_ENV: target.name,
-    APHEX_COMMIT_SHA: options.commitSha,
-    APHEX_WORKSPACE: options.workspace,
-  };
+  return cdkEnvironment({ ...env, ...options.credentials?.env }, {
+    account: target.account,
+    region: target.region,
+    environment: target.name,
+    commitSha: options.commitSha,
+    workspace: options.workspace,
+  });
 }
 
 interface PlannedStack {
@@ -382,6 +379,8 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
         const assembly = await synthesizeApp(app.appDir, {
           account: target.account,
           region: target.region,
+          environment: target.name,
+          commitSha: sha,
           env: childEnv,
           outputDir,
           runner,

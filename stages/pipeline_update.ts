@@ -567,7 +567,7 @@ export const command: Command = {
         forceConflicts: values["force-conflicts"] === true,
       };
     }
-    const workflowName = str(values, "workflow-name");
+    const workflowName = str(values, "workflow");
     if (workflowName) inputs.workflowName = workflowName;
     const hash = str(values, "topology-hash");
     if (hash) inputs.runningTopologyHash = hash;

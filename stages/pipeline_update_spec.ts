@@ -40,9 +40,10 @@ export const spec: CommandSpec = {
       env: "APHEX_TOPOLOGY_HASH",
       valueName: "HASH",
     },
-    "workflow-name": {
+    workflow: {
       type: "string",
-      description: "Name of the running Workflow (set by the template)",
+      description: "Name of the running Workflow (set by the template; as report --workflow)",
+      aliases: ["workflow-name"],
       env: "APHEX_WORKFLOW_NAME",
       valueName: "NAME",
     },

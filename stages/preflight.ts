@@ -10,7 +10,7 @@
  *   matches or the environment's role (default: the CDK deploy role) can be assumed;
  * - CDK bootstrap present: the SSM parameter `/cdk-bootstrap/<qualifier>/version` is readable
  *   and at least {@linkcode MIN_BOOTSTRAP_VERSION};
- * - every stack path leads to a CDK app (`cdk.json`), and the context keys named with `--context`
+ * - every stack path leads to a CDK app (`cdk.json`), and the context keys named with `--require-context`
  *   are present and non-empty in that app's `cdk.json` / `cdk.context.json`.
  *
  * `--skip-aws` (`APHEX_SKIP_AWS`) skips the credential and bootstrap checks and says so.
@@ -611,7 +611,7 @@ export const command: Command = {
     description:
       "Reports every problem at once, each naming its environment, account and role. The tools " +
       "checked are git, node, npx and the first word of every build, hook and test command. " +
-      "--context KEY (repeatable) requires a non-empty CDK context value in each CDK app's " +
+      "--require-context KEY (repeatable) requires a non-empty CDK context value in each CDK app's " +
       "cdk.json or cdk.context.json. --skip-aws skips the credential and bootstrap checks " +
       "(pull-request validation without AWS access).",
     options: {
@@ -621,9 +621,10 @@ export const command: Command = {
         description: "Skip the credential, account/role and CDK bootstrap checks",
         env: "APHEX_SKIP_AWS",
       },
-      context: {
+      "require-context": {
         type: "string",
-        description: "CDK context key that must be present and non-empty",
+        description: "CDK context key that must be present and non-empty (not `cdk -c k=v`)",
+        aliases: ["context"],
         multiple: true,
         valueName: "KEY",
       },
@@ -635,7 +636,7 @@ export const command: Command = {
   async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
     const inputs: PreflightInputs = resolveWorkspaceInputs(values, ctx);
     if (values["skip-aws"] === true) inputs.skipAws = true;
-    const keys = values.context;
+    const keys = values["require-context"];
     if (Array.isArray(keys) && keys.length > 0) inputs.contextKeys = keys;
     const body = () =>
       runPreflight(inputs, {

@@ -13,7 +13,8 @@
  * `run<Stage>` function; nothing is uploaded to S3 (the local store is used even when the
  * configuration names an artifact bucket) and the cluster is never contacted.
  *
- * Exit code: that of the first failing stage (1 or 2), 0 when everything run succeeded; usage
+ * Exit code: that of the first failing stage (1 or 2), 0 when everything run succeeded, 130 (143)
+ * when stopped by Ctrl-C (SIGTERM); usage
  * and configuration errors found before any stage runs exit 2.
  * @module
  */
@@ -38,6 +39,7 @@ import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
 import {
   loadStageConfig,
   LOCAL_STORE_DIR,
+  resolveWorkspace,
   selectEnvironment,
   type StageInputs,
   withTerminationSignal,
@@ -377,7 +379,7 @@ export async function runLocal(
     ...(inputs.commitSha ? { commitSha: inputs.commitSha } : {}),
     ...(deps.git ? { git: deps.git } : {}),
   });
-  const config = await loadStageConfig({ workspace, configFile });
+  const config = await loadStageConfig({ workspace, configFile }, { checkPaths: true });
   const wanted = new Set(
     (inputs.environments ?? []).map((name) => selectEnvironment(config, name).name),
   );
@@ -421,6 +423,17 @@ export async function runLocal(
       `[run] no AWS credentials (${redact(credentials.reason)}): the AWS checks of preflight, ` +
         "cdk diff" + (inputs.deploy ? ", deploy and tests" : "") + " are SKIPPED",
     );
+    if (inputs.deploy) {
+      // Deploying was asked for and cannot happen: refuse before any stage runs instead of
+      // building, skipping the deployments and reporting success.
+      store.close();
+      throw new AphexError(
+        `--deploy needs AWS credentials, and none were found (${redact(credentials.reason)}). ` +
+          "Configure credentials (AWS_PROFILE, `aws sso login`, …) or run without --deploy to " +
+          "build, synthesize and list what would be deployed.",
+        { exitCode: ExitCode.Failed },
+      );
+    }
   }
 
   const cache: SynthCache = { assemblies: new Map(), dirs: [] };
@@ -466,7 +479,7 @@ export async function runLocal(
         log(`[run] ${redact(e instanceof Error ? e.stack ?? "" : "")}`);
       }
     }
-    const durationMs = result.status === "skipped" ? 0 : performance.now() - t0;
+    const durationMs = result.status === "skipped" ? 0 : Math.round(performance.now() - t0);
     const summary: LocalStepSummary = { ...base, ...result, durationMs };
     steps.push(summary);
     if (result.status === "failed") {
@@ -557,7 +570,7 @@ export async function runLocal(
           await runStep(step, undefined, async () => {
             const outcome = await runSynth(
               { workspace, configFile, environment: env!.name },
-              { env: deps.env, log, cdkCommand, cache },
+              { env: deps.env, log, cdkCommand, cache, commitSha: head },
             );
             const result = outcome.environments[0]!;
             synthResults.set(env!.name, result);
@@ -665,6 +678,10 @@ export async function runLocal(
     for (const dir of cache.dirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
     store.close();
   }
+  if (deps.signal?.aborted) {
+    // Stopped by Ctrl-C or SIGTERM: the summary says what the process exits with (130 / 143).
+    exitCode = deps.signal.reason === "SIGTERM" ? 143 : 130;
+  }
   return {
     exitCode,
     commitSha: head,
@@ -731,7 +748,7 @@ async function diffEnvironment(
   for (const [app, names] of apps) {
     const appDir = resolve(ctx.workspace, app);
     const assembly = await ctx.cache.assemblies.get(
-      synthCacheKey(appDir, env.account, env.region),
+      synthCacheKey(appDir, { environment: env.name, account: env.account, region: env.region }),
     );
     if (!assembly) {
       failures.push(`${app}: no assembly`);
@@ -816,9 +833,9 @@ export function createRunCommand(overrides: RunCommandOverrides = {}): Command {
         },
         workspace: {
           type: "string",
-          description: "Repository checkout (top of the git work tree)",
+          description: "Repository checkout (top of the git work tree; default: the enclosing " +
+            "git repository's top level)",
           env: "APHEX_WORKSPACE",
-          default: ".",
           valueName: "DIR",
         },
         config: {
@@ -847,7 +864,7 @@ export function createRunCommand(overrides: RunCommandOverrides = {}): Command {
       }
       const envs = Array.isArray(values.env) ? values.env : [];
       const inputs: RunLocalInputs = {
-        workspace: resolve(ctx.cwd, str(values, "workspace") ?? "."),
+        workspace: resolveWorkspace(values, { cwd: ctx.cwd }),
         configFile: str(values, "config") ?? DEFAULT_CONFIG_FILE,
         environments: envs,
         deploy: values.deploy === true,

@@ -37,6 +37,7 @@ import {
   GITHUB_TOKEN_ENV,
   loadStageConfig,
   resolveRepoUrl,
+  resolveWorkspace,
   selectEnvironment,
   STAGE_OPTIONS,
 } from "./_runtime.ts";
@@ -168,6 +169,11 @@ export interface WorkspaceInputs {
   repoUrl?: string;
   /** Only this environment (`--env`, `APHEX_ENV`); unset: every environment. */
   environment?: string;
+  /**
+   * Keep the cloud assemblies here (`--output DIR`, relative to the workspace): one folder
+   * `<account>-<region>[/<app>]` per synthesized app. Unset: temporary folders, removed after synth.
+   */
+  outputDir?: string;
 }
 
 /**
@@ -175,7 +181,7 @@ export interface WorkspaceInputs {
  * current directory), `--commit-sha` (optional), `--branch`, `--repo-url`, `--config`, `--env`.
  */
 export const WORKSPACE_OPTIONS: Record<string, OptionSpec> = {
-  workspace: { ...STAGE_OPTIONS.workspace!, default: "." },
+  workspace: STAGE_OPTIONS.workspace!,
   "commit-sha": {
     ...STAGE_OPTIONS["commit-sha"]!,
     description: "Commit to check out first (default: use the workspace as it is)",
@@ -194,10 +200,10 @@ export const WORKSPACE_OPTIONS: Record<string, OptionSpec> = {
 /** Resolves {@linkcode WorkspaceInputs} from parsed {@linkcode WORKSPACE_OPTIONS}. */
 export function resolveWorkspaceInputs(
   values: OptionValues,
-  ctx: Pick<CommandContext, "cwd">,
+  ctx: Pick<CommandContext, "cwd"> & { env?: Record<string, string | undefined> },
 ): WorkspaceInputs {
   const inputs: WorkspaceInputs = {
-    workspace: resolve(ctx.cwd, str(values, "workspace") ?? "."),
+    workspace: resolveWorkspace(values, ctx),
     configFile: str(values, "config") ?? "aphex-config.yaml",
   };
   const sha = str(values, "commit-sha");
@@ -208,6 +214,8 @@ export function resolveWorkspaceInputs(
   if (repoUrl) inputs.repoUrl = repoUrl;
   const env = str(values, "env");
   if (env) inputs.environment = env;
+  const output = str(values, "output");
+  if (output) inputs.outputDir = output;
   return inputs;
 }
 
@@ -255,6 +263,8 @@ export interface SynthDeps {
   git?: GitRunner;
   /** Accept file:// repository URLs (tests only). */
   allowFileUrls?: boolean;
+  /** Commit the workspace is at (`APHEX_COMMIT_SHA` for the app) when no checkout is asked. */
+  commitSha?: string;
   /**
    * Assemblies shared across calls (`aphex run --local` synthesizes one environment per call):
    * an app already synthesized for the same account/region is reused. With a cache the caller
@@ -271,9 +281,15 @@ export interface SynthCache {
   dirs: string[];
 }
 
-/** Cache key of the assembly of `appDir` (absolute) synthesized for `account`/`region`. */
-export function synthCacheKey(appDir: string, account: string, region: string): string {
-  return JSON.stringify([appDir, account, region]);
+/**
+ * Cache key of the assembly of `appDir` (absolute) synthesized for an environment: the app sees
+ * the environment's name (`APHEX_ENV`), so environments never share an assembly.
+ */
+export function synthCacheKey(
+  appDir: string,
+  target: { environment: string; account: string; region: string },
+): string {
+  return JSON.stringify([appDir, target.environment, target.account, target.region]);
 }
 
 /** One stack of a synthesized environment. */
@@ -321,14 +337,27 @@ export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promis
   const redact = makeRedactor(secretValuesFromEnv(deps.env));
   const log = (line: string) => deps.log(redact(line));
   await checkoutIfRequested(inputs, { ...deps, log: (l) => log(`[synth] ${l}`) });
-  const config = await loadStageConfig(inputs);
+  const config = await loadStageConfig(inputs, { checkPaths: true });
+  const commitSha = inputs.commitSha ?? deps.commitSha;
   const selected: EnvironmentConfig[] = inputs.environment
     ? [selectEnvironment(config, inputs.environment)]
     : config.environments;
   const baseEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(deps.env)) if (v !== undefined) baseEnv[k] = v;
   delete baseEnv[GITHUB_TOKEN_ENV];
-  const runner = createCdkRunner({ redact, log });
+  // The CDK CLI names the folder it wrote; a temporary one is gone when this stage returns.
+  const runner = createCdkRunner({
+    redact,
+    log: (line) => {
+      const temp = tempDirs.find((dir) => line.includes(dir));
+      log(
+        temp === undefined ? line : line.replace(
+          temp,
+          "a temporary folder (removed after synth; keep the assembly with --output DIR)",
+        ),
+      );
+    },
+  });
   const cdkCommand = deps.cdkCommand ?? DEFAULT_CDK_COMMAND;
   const assemblies = deps.cache?.assemblies ?? new Map<string, Promise<CloudAssembly>>();
   const tempDirs: string[] = deps.cache?.dirs ?? [];
@@ -346,16 +375,32 @@ export async function runSynth(inputs: WorkspaceInputs, deps: SynthDeps): Promis
         const stacks: SynthStack[] = [];
         const byName = new Map<string, SynthStack>();
         for (const app of await locateCdkApps(inputs.workspace, env.stacks)) {
-          const key = synthCacheKey(app.appDir, env.account, env.region);
+          const key = synthCacheKey(app.appDir, {
+            environment: env.name,
+            account: env.account,
+            region: env.region,
+          });
           let pending = assemblies.get(key);
           if (!pending) {
             const appName = relative(inputs.workspace, app.appDir) || ".";
             log(`[synth] cdk synth of ${appName} for aws://${env.account}/${env.region}`);
-            pending = Deno.makeTempDir({ prefix: "aphex-synth-" }).then((outputDir) => {
-              tempDirs.push(outputDir);
+            const kept = inputs.outputDir === undefined ? undefined : join(
+              resolve(inputs.workspace, inputs.outputDir),
+              `${env.account}-${env.region}`,
+              appName === "." ? "" : appName.replaceAll("/", "_"),
+            );
+            const made = kept === undefined
+              ? Deno.makeTempDir({ prefix: "aphex-synth-" }).then((dir) => {
+                tempDirs.push(dir);
+                return dir;
+              })
+              : Promise.resolve(kept);
+            pending = made.then((outputDir) => {
               return synthesizeApp(app.appDir, {
                 account: env.account,
                 region: env.region,
+                environment: env.name,
+                ...(commitSha ? { commitSha } : {}),
                 env: baseEnv,
                 outputDir,
                 runner,
@@ -438,6 +483,14 @@ export const command: Command = {
     options: {
       ...WORKSPACE_OPTIONS,
       "cdk-command": CDK_COMMAND_OPTION,
+      output: {
+        type: "string",
+        short: "o",
+        description:
+          "Keep the cloud assemblies in DIR/<account>-<region>[/<app>] (must be empty); " +
+          "default: temporary folders, removed after synth",
+        valueName: "DIR",
+      },
       json: { type: "boolean", description: "Print the environments and stacks as JSON" },
     },
   },

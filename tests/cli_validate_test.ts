@@ -21,7 +21,7 @@ async function withConfig(text: string, fn: (dir: string) => Promise<void>) {
 }
 
 Deno.test("aphex validate: the example config is valid (summary on stdout, exit 0)", async () => {
-  const r = await run(["validate"]);
+  const r = await run(["validate", "--skip-paths"]);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, "aphex-config.yaml: valid (3 environments, 6 stacks)\n");
   // The example's image has a version tag but no digest: valid, with a warning.
@@ -33,7 +33,7 @@ Deno.test("aphex validate: the example config is valid (summary on stdout, exit 
 });
 
 Deno.test("aphex validate --json: machine-readable success and errors", async () => {
-  const ok = await run(["validate", "--json"]);
+  const ok = await run(["validate", "--json", "--skip-paths"]);
   assert.deepEqual(JSON.parse(ok.out), {
     valid: true,
     file: "aphex-config.yaml",
@@ -88,7 +88,7 @@ Deno.test("aphex validate: --config wins over APHEX_CONFIG; env var used when no
     fromEnv.err,
     /missing\.yaml: no such file \(pass --config FILE or set APHEX_CONFIG\)/,
   );
-  const flag = await run(["validate", "--config", "aphex-config.yaml"], {
+  const flag = await run(["validate", "--config", "aphex-config.yaml", "--skip-paths"], {
     env: { APHEX_CONFIG: "missing.yaml" },
   });
   assert.equal(flag.code, 0, flag.err);
@@ -97,7 +97,7 @@ Deno.test("aphex validate: --config wins over APHEX_CONFIG; env var used when no
 Deno.test("aphex CLI: help, version, unknown command and unknown flag", async () => {
   const help = await run(["--help"]);
   assert.equal(help.code, 0);
-  assert.match(help.out, /Commands:\n\s+validate/);
+  assert.match(help.out, /In your repository:\n\s+init [^\n]*\n\s+validate /);
   const cmdHelp = await run(["validate", "--help"]);
   assert.equal(cmdHelp.code, 0);
   assert.match(

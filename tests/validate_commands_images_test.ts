@@ -20,7 +20,7 @@ async function validate(text: string, args: string[] = []) {
   const dir = await Deno.makeTempDir({ prefix: "aphex-validate-" });
   try {
     await Deno.writeTextFile(`${dir}/aphex-config.yaml`, text);
-    const ctx = captureContext(["validate", ...args], { cwd: dir });
+    const ctx = captureContext(["validate", "--skip-paths", ...args], { cwd: dir });
     const code = await main(ctx);
     return { code, out: ctx.out.join(""), err: ctx.err.join("") };
   } finally {

@@ -30,7 +30,7 @@ Deno.test("validate: pipeline.github without artifactBucket → exit 2 at the pi
   const text = stringify(raw);
   const line = text.split("\n").findIndex((l) => l.startsWith("pipeline:")) + 1;
   await inDir(text, async (dir) => {
-    const v = await run(["validate"], dir);
+    const v = await run(["validate", "--skip-paths"], dir);
     assert.equal(v.code, 2, v.out);
     assert.match(
       v.err,
@@ -48,7 +48,7 @@ Deno.test("validate: 4,000 environments → exit 2 naming the size limit and how
     (_, i) => rawEnvironment(`env-${String(i).padStart(30, "0")}`, { stacks: 1, approval: true }),
   );
   await inDir(stringify(rawConfig(envs)), async (dir) => {
-    const v = await run(["validate", "--json"], dir);
+    const v = await run(["validate", "--json", "--skip-paths"], dir);
     assert.equal(v.code, 2);
     const errors = JSON.parse(v.out).errors as { path: string; message: string }[];
     assert.equal(errors.length, 1, v.out);

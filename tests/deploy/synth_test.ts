@@ -18,7 +18,7 @@ import {
 const FIXTURE_APP = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "cdk-app");
 const APP_FILES = ["cdk.json", "package.json", "bin/app.mts", "lib/stacks.mts"];
 
-Deno.test("aphex synth: real synth of the fixture CDK app, one synth shared by two environments; missing stack → exit 2", async () => {
+Deno.test("aphex synth: real synth of the fixture CDK app, one synth per environment; missing stack → exit 2", async () => {
   try {
     await Deno.stat(join(FIXTURE_APP, "node_modules", "aws-cdk", "package.json"));
   } catch {
@@ -99,10 +99,11 @@ Deno.test("aphex synth: real synth of the fixture CDK app, one synth shared by t
         "aphex-fixture-network (Network), aphex-fixture-app (App), aphex-fixture-monitoring (Monitoring)",
     );
     assert.match(err, /\[synth\] environment broken: stack "aphex-fixture-db"/);
-    // Both environments share account and region: the app was synthesized once.
+    // Both environments share account and region, but each is synthesized with its own
+    // APHEX_ENV (the CDK-app contract): two syntheses.
     assert.equal(
       err.match(/\[synth\] cdk synth of infra for aws:\/\/111111111111\/us-east-1/g)?.length,
-      1,
+      2,
     );
     // The text rendering lists the stacks in deploy order.
     assert.equal(

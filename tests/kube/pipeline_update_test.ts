@@ -32,8 +32,8 @@ function stageArgs(w: World, sha: string, extra: string[] = []): string[] {
     w.workspace,
     "--commit-sha",
     sha,
-    "--kubeconfig",
-    w.kubeconfig,
+    // A flag may be given once: an explicit --kubeconfig replaces the default one.
+    ...(extra.includes("--kubeconfig") ? [] : ["--kubeconfig", w.kubeconfig]),
     "--outputs-dir",
     w.outputs,
     ...extra,

@@ -53,7 +53,10 @@ Deno.test("aphex history --json prints commit, status, duration and failed stage
     for (const run of runs()) await writeRunRecord(store, run);
     const ctx = captureContext(["--json"], { cwd: dir, env: { APHEX_STORE_DIR: `${dir}/store` } });
     assert.equal(await main({ ...ctx, args: ["history", ...ctx.args] }), 0);
-    const entries = JSON.parse(ctx.out.join(""));
+    // One JSON object per line.
+    const lines = ctx.out.join("").trimEnd().split("\n");
+    assert.equal(lines.length, 3);
+    const entries = lines.map((l) => JSON.parse(l));
     assert.deepEqual(entries.map((e: { workflowId: string }) => e.workflowId), [
       "webshop-def34",
       "webshop-abc12",

@@ -1,6 +1,6 @@
 /**
  * `aphex run --local` end to end on a fixture repository, without AWS: real build commands, the
- * local artifact store, a real synth of the fixture CDK app (one synth shared by two environments
+ * local artifact store, a real synth of the fixture CDK app (one synth per environment, two environments
  * with the same account/region), the summary table and the JSON summary. The credential check is
  * injected, so no test reaches AWS; HOME is a temp dir and no AWS_* variable is passed.
  * @module
@@ -140,7 +140,7 @@ function statuses(outcome: RunLocalOutcome): [string, string][] {
   return outcome.steps.map((s) => [s.stage, s.status]);
 }
 
-Deno.test("aphex run --local: preflight, real build into the local store, one real synth for two environments, deploy/test skipped", async () => {
+Deno.test("aphex run --local: preflight, real build into the local store, a real synth per environment, deploy/test skipped", async () => {
   try {
     await Deno.stat(join(FIXTURE_APP, "node_modules", "aws-cdk", "package.json"));
   } catch {
@@ -222,10 +222,11 @@ Deno.test("aphex run --local: preflight, real build into the local store, one re
       );
     }
 
-    // One real synth served both environments (same app, account and region).
+    // Each environment is synthesized with its own APHEX_ENV (the CDK-app contract), even with
+    // the same app, account and region.
     assert.equal(
       err.match(/\[synth\] cdk synth of infra for aws:\/\/111111111111\/us-east-1/g)?.length,
-      1,
+      2,
     );
     assert.match(
       err,
