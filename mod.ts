@@ -66,6 +66,6 @@ export type * from "./templates/types.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli/main.ts");
-  const { processContext } = await import("./cli/_command.ts");
+  const { processContext } = await import("./command/contract.ts");
   Deno.exit(await main(processContext(Deno.args)));
 }

@@ -7,8 +7,14 @@
  */
 import { join, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { type Command, type CommandContext, type OptionValues, runMain, str } from "./_command.ts";
-import { checkConfigFile, DEFAULT_CONFIG_FILE } from "./_config_file.ts";
+import {
+  type Command,
+  type CommandContext,
+  type OptionValues,
+  runMain,
+  str,
+} from "../command/contract.ts";
+import { checkConfigFile, DEFAULT_CONFIG_FILE } from "../command/config_file.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
 import { MANIFEST_FILES } from "../templates/generate.ts";
 import { IRSA_HELP_ANNOTATION } from "../templates/rbac.ts";
@@ -22,7 +28,7 @@ import {
   loadKubeConfig,
   planObjects,
   renderPlans,
-} from "../stages/_kube.ts";
+} from "../adapters/kubernetes/client.ts";
 
 /** Order in which the generated files are applied: identities and rights first. */
 export const APPLY_ORDER: readonly string[] = [

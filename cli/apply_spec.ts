@@ -3,8 +3,8 @@
  * printed without loading the Kubernetes client (issue 18).
  * @module
  */
-import type { CommandSpec } from "./_command.ts";
-import { DEFAULT_CONFIG_FILE } from "./_config_file.ts";
+import type { CommandSpec } from "../command/contract.ts";
+import { DEFAULT_CONFIG_FILE } from "../command/config_file.ts";
 
 /** `aphex apply`: name, help and options. */
 export const spec: CommandSpec = {

@@ -3,18 +3,23 @@
  * `<sha>/metadata.json` and re-hashes it; exit 1 naming each file whose SHA-256 or size differs.
  * @module
  */
-import { type Command, type CommandContext, type OptionValues, runMain } from "./_command.ts";
+import {
+  type Command,
+  type CommandContext,
+  type OptionValues,
+  runMain,
+} from "../command/contract.ts";
 import { ExitCode } from "../models/errors.ts";
-import type { ArtifactStore } from "../stages/_artifacts.ts";
-import { openArtifactStore, verifyArtifacts } from "../stages/_artifacts.ts";
-import type { AwsClientOptions } from "../stages/_aws.ts";
+import type { ArtifactStore } from "../adapters/store/artifacts.ts";
+import { openArtifactStore, verifyArtifacts } from "../adapters/store/artifacts.ts";
+import type { AwsClientOptions } from "../adapters/aws/clients.ts";
 import {
   configPath,
   loadStageConfig,
   resolveBucket,
   resolveStageInputs,
   STAGE_OPTIONS,
-} from "../stages/_runtime.ts";
+} from "../command/stage_runtime.ts";
 
 /** Options of {@linkcode runArtifactsVerify}. */
 export interface VerifyCommandDeps {

@@ -4,8 +4,14 @@
  * @module
  */
 import { resolve } from "node:path";
-import { type Command, type CommandContext, readBounded, runMain, str } from "./_command.ts";
-import { DEFAULT_CONFIG_FILE, loadConfigFile } from "./_config_file.ts";
+import {
+  type Command,
+  type CommandContext,
+  readBounded,
+  runMain,
+  str,
+} from "../command/contract.ts";
+import { DEFAULT_CONFIG_FILE, loadConfigFile } from "../command/config_file.ts";
 import { AphexError, ExitCode, usageError } from "../models/errors.ts";
 import { findDuplicateKey } from "../models/_json_keys.ts";
 import {
@@ -14,7 +20,7 @@ import {
   MAX_WEBHOOK_PAYLOAD_BYTES,
   type WebhookSettings,
 } from "../models/event.ts";
-import { verifyWebhookSignature } from "../stages/_webhook_signature.ts";
+import { verifyWebhookSignature } from "../models/webhook_signature.ts";
 
 /** Most `--secret-env` values: the current secret and the one being rotated out. */
 const MAX_SECRETS = 2;

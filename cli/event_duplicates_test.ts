@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { captureContext, execute } from "./_command.ts";
+import { captureContext, execute } from "../command/contract.ts";
 import { command } from "./event.ts";
-import { signWebhookPayload } from "../stages/_webhook_signature.ts";
+import { signWebhookPayload } from "../models/webhook_signature.ts";
 
 const SECRET = "duplicate-key-test-secret";
 const SHA_A = "a".repeat(40);

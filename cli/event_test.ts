@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { captureContext, execute } from "./_command.ts";
+import { captureContext, execute } from "../command/contract.ts";
 import { command } from "./event.ts";
 import { main } from "./main.ts";
 import { MAX_WEBHOOK_PAYLOAD_BYTES, type WebhookSettings } from "../models/event.ts";
-import { signWebhookPayload } from "../stages/_webhook_signature.ts";
+import { signWebhookPayload } from "../models/webhook_signature.ts";
 import {
   CASE_SETTINGS,
   caseConfigYaml,

@@ -7,8 +7,8 @@
  */
 import { join, resolve } from "node:path";
 import { createTwoFilesPatch } from "diff";
-import { type Command, runMain, str } from "./_command.ts";
-import { CONFIG_OPTION, DEFAULT_CONFIG_FILE, loadConfigFile } from "./_config_file.ts";
+import { type Command, runMain, str } from "../command/contract.ts";
+import { CONFIG_OPTION, DEFAULT_CONFIG_FILE, loadConfigFile } from "../command/config_file.ts";
 import { AphexError, ExitCode } from "../models/errors.ts";
 import {
   GENERATED_HEADER,

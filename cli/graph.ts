@@ -3,8 +3,8 @@
  * Mermaid (default), Graphviz DOT or text.
  * @module
  */
-import { type Command, runMain, str } from "./_command.ts";
-import { CONFIG_OPTION, DEFAULT_CONFIG_FILE, loadConfigFile } from "./_config_file.ts";
+import { type Command, runMain, str } from "../command/contract.ts";
+import { CONFIG_OPTION, DEFAULT_CONFIG_FILE, loadConfigFile } from "../command/config_file.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
 import { GRAPH_FORMATS, type GraphFormat, renderGraph } from "../templates/graph.ts";
 

@@ -7,11 +7,17 @@
 import { join, resolve } from "node:path";
 import type { WorkflowMetadata } from "../models/metadata.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
-import { openArtifactStore } from "../stages/_artifacts.ts";
-import { defaultWorkspace, LOCAL_STORE_DIR } from "../stages/_runtime.ts";
-import { listRecentRuns } from "../stages/_stage_record.ts";
-import { type Command, type CommandContext, type OptionValues, runMain, str } from "./_command.ts";
-import { DEFAULT_CONFIG_FILE, loadConfigFile } from "./_config_file.ts";
+import { openArtifactStore } from "../adapters/store/artifacts.ts";
+import { defaultWorkspace, LOCAL_STORE_DIR } from "../command/stage_runtime.ts";
+import { listRecentRuns } from "../adapters/store/stage_records.ts";
+import {
+  type Command,
+  type CommandContext,
+  type OptionValues,
+  runMain,
+  str,
+} from "../command/contract.ts";
+import { DEFAULT_CONFIG_FILE, loadConfigFile } from "../command/config_file.ts";
 
 /** Default number of runs listed. */
 export const DEFAULT_HISTORY_LIMIT = 20;

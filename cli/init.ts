@@ -7,14 +7,14 @@
  */
 import { existsSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { type Command, type OptionValues, runMain, str } from "./_command.ts";
-import { DEFAULT_CONFIG_FILE } from "./_config_file.ts";
+import { type Command, type OptionValues, runMain, str } from "../command/contract.ts";
+import { DEFAULT_CONFIG_FILE } from "../command/config_file.ts";
 import { parseConfig } from "../models/config_parse.ts";
 import { AphexError, ExitCode, formatIssue, usageError } from "../models/errors.ts";
 import { AWS_REGIONS } from "../models/aws_regions.ts";
 import { closest } from "../models/suggest.ts";
-import type { AssemblyStack } from "../stages/_cdk.ts";
-import { defaultWorkspace } from "../stages/_runtime.ts";
+import type { AssemblyStack } from "../adapters/cdk/cli.ts";
+import { defaultWorkspace } from "../command/stage_runtime.ts";
 
 /** The published JSON schema of `aphex-config.yaml` (editors validate against it). */
 export const SCHEMA_URL = "https://aphex.dev/schema/aphex-config.schema.json";
@@ -255,9 +255,9 @@ export const command: Command = {
       { parseCdkCommand, synthesizeApp },
       { makeRedactor, secretValuesFromEnv },
     ] = await Promise.all([
-      import("../stages/_cdk.ts"),
-      import("../stages/synth.ts"),
-      import("../stages/_exec.ts"),
+      import("../adapters/cdk/cli.ts"),
+      import("../adapters/cdk/app.ts"),
+      import("../adapters/process/exec.ts"),
     ]);
     const baseEnv: Record<string, string> = {};
     for (const [k, v] of Object.entries(ctx.env)) if (v !== undefined) baseEnv[k] = v;

@@ -14,7 +14,7 @@ import {
   parseCommandArgs,
   renderHelp,
   reportError,
-} from "./_command.ts";
+} from "../command/contract.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
 import { closest } from "../models/suggest.ts";
 

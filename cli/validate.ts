@@ -6,13 +6,13 @@
  * stderr); exit 2 with every error on stderr otherwise.
  * @module
  */
-import { type Command, runMain, str } from "./_command.ts";
+import { type Command, runMain, str } from "../command/contract.ts";
 import {
   CONFIG_OPTION,
   configParseOptions,
   DEFAULT_CONFIG_FILE,
   readConfigText,
-} from "./_config_file.ts";
+} from "../command/config_file.ts";
 import {
   configWarnings,
   locateProblems,

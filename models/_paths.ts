@@ -1,5 +1,5 @@
 /**
- * Pure path rules of the workspace boundary (see `stages/_workspace.ts` for the filesystem side).
+ * Pure path rules of the workspace boundary (see `adapters/workspace/boundary.ts` for the filesystem side).
  * Paths are compared segment by segment, never by text prefix: `..dist` is an ordinary name, only
  * a segment that is exactly `..` leaves a directory.
  * @module

@@ -273,3 +273,10 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
 export function findEnvironment(config: AphexConfig, name: string): EnvironmentConfig | undefined {
   return config.environments.find((e) => e.name === name);
 }
+
+/**
+ * Environment variable through which pods receive the GitHub token (`pipeline.github.apiToken`,
+ * mounted by the WorkflowTemplate from its Secret). Used for checkouts of private repositories and
+ * commit statuses; never passed to user commands.
+ */
+export const GITHUB_TOKEN_ENV = "APHEX_GITHUB_TOKEN";

@@ -6,7 +6,12 @@
  * and stderr tail, the log uploaded to `<sha>/logs/build.log`, exit 1, no metadata.json.
  * @module
  */
-import { type Command, type CommandContext, type OptionValues, runMain } from "../cli/_command.ts";
+import {
+  type Command,
+  type CommandContext,
+  type OptionValues,
+  runMain,
+} from "../command/contract.ts";
 import type { AphexConfig } from "../models/config.ts";
 import { AphexError, ExitCode } from "../models/errors.ts";
 import type { ArtifactMetadata } from "../models/metadata.ts";
@@ -19,21 +24,21 @@ import {
   metadataKey,
   openArtifactStore,
   type S3StoreOptions,
-} from "./_artifacts.ts";
+} from "../adapters/store/artifacts.ts";
 import {
   type CommandOutcome,
   makeRedactor,
   type Redactor,
   runShellCommand,
   secretValuesFromEnv,
-} from "./_exec.ts";
-import { sha256File } from "./_hash.ts";
+} from "../adapters/process/exec.ts";
+import { sha256File } from "../adapters/store/hash.ts";
 import {
   assertReadableInside,
   freshArtifactsDir,
   listPublishableFiles,
   resolveArtifactsDir,
-} from "./_workspace.ts";
+} from "../adapters/workspace/boundary.ts";
 import {
   checkoutStage,
   GITHUB_TOKEN_ENV,
@@ -45,7 +50,7 @@ import {
   type StageDeps,
   type StageInputs,
   writeOutputs,
-} from "./_runtime.ts";
+} from "../command/stage_runtime.ts";
 
 /** Default per-command timeout (1 hour). */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 60 * 60 * 1000;
@@ -194,7 +199,7 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
       log: (line) => log(`[build] ${line}`),
     });
     timings.checkoutMs = Math.round(performance.now() - t);
-    // Workspace boundary (_workspace.ts): segment rules for build.artifacts, no symlink on the
+    // Workspace boundary (adapters/workspace/boundary.ts): segment rules for build.artifacts, no symlink on the
     // way, and the directory emptied before the commands run (no stale or committed files).
     await freshArtifactsDir(inputs.workspace, config.build.artifacts, {
       storeDir: inputs.storeDir,

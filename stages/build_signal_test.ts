@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { LocalArtifactStore, logKey, metadataKey, readText } from "./_artifacts.ts";
-import { checkoutCommit } from "./_checkout.ts";
+import { LocalArtifactStore, logKey, metadataKey, readText } from "../adapters/store/artifacts.ts";
+import { checkoutCommit } from "../adapters/git/checkout.ts";
 import { makeRepo, testGitEnv } from "../tests/stages/_git_repo.ts";
 
 const BUILD = new URL("./build.ts", import.meta.url).pathname;

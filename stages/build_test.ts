@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { captureContext } from "../cli/_command.ts";
+import { captureContext } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
 import { runArtifactsVerify } from "../cli/artifacts.ts";
 import { fromJsonText } from "../models/_codec.ts";
@@ -11,10 +11,10 @@ import {
   metadataKey,
   readBuildMetadata,
   readText,
-} from "./_artifacts.ts";
-import { checkoutCommit } from "./_checkout.ts";
-import { sha256File, sha256Stream } from "./_hash.ts";
-import type { StageInputs } from "./_runtime.ts";
+} from "../adapters/store/artifacts.ts";
+import { checkoutCommit } from "../adapters/git/checkout.ts";
+import { sha256File, sha256Stream } from "../adapters/store/hash.ts";
+import type { StageInputs } from "../command/stage_runtime.ts";
 import { type BuildDeps, runBuild } from "./build.ts";
 import { makeRepo, testGitEnv } from "../tests/stages/_git_repo.ts";
 import { startLocalS3 } from "../tests/stages/_s3rver.ts";

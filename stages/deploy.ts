@@ -24,7 +24,7 @@ import {
   type OptionValues,
   runMain,
   str,
-} from "../cli/_command.ts";
+} from "../command/contract.ts";
 import { AphexError, describeError, ExitCode } from "../models/errors.ts";
 import type { DeploymentResult } from "../models/results.ts";
 import {
@@ -36,7 +36,7 @@ import {
   openArtifactStore,
   outputsKey,
   readBuildMetadata,
-} from "./_artifacts.ts";
+} from "../adapters/store/artifacts.ts";
 import {
   type AssemblyStack,
   cdkEnvironment,
@@ -46,7 +46,7 @@ import {
   deployStack,
   locateCdkApps,
   selectStacks,
-} from "./_cdk.ts";
+} from "../adapters/cdk/cli.ts";
 import {
   assertStackDeployable,
   diagnoseStack,
@@ -54,17 +54,22 @@ import {
   getStackOutputs,
   type RetryOptions,
   type StackDiagnosis,
-} from "./_cfn.ts";
+} from "../adapters/cloudformation/stacks.ts";
 import {
   type AwsCredentials,
   type DeployCredentials,
   resolveDeployCredentials,
   type StsClientFactory,
-} from "./_credentials.ts";
-import { makeRedactor, type Redactor, runShellCommand, secretValuesFromEnv } from "./_exec.ts";
-import { freshArtifactsDir, prepareDownloadTarget } from "./_workspace.ts";
-import { sha256Stream } from "./_hash.ts";
-import { parseCdkCommand, synthesizeApp } from "./synth.ts";
+} from "../adapters/aws/credentials.ts";
+import {
+  makeRedactor,
+  type Redactor,
+  runShellCommand,
+  secretValuesFromEnv,
+} from "../adapters/process/exec.ts";
+import { freshArtifactsDir, prepareDownloadTarget } from "../adapters/workspace/boundary.ts";
+import { sha256Stream } from "../adapters/store/hash.ts";
+import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
 import { DEFAULT_HOOK_TIMEOUT_MS, spec } from "./deploy_spec.ts";
 import {
   checkoutStage,
@@ -77,7 +82,7 @@ import {
   type StageDeps,
   type StageInputs,
   writeOutputs,
-} from "./_runtime.ts";
+} from "../command/stage_runtime.ts";
 
 /**
  * Slack subtracted from the local clock when bounding the failure events of an operation: events
@@ -180,7 +185,7 @@ export async function downloadArtifacts(
       let rel = meta.s3Path;
       try {
         rel = artifactPathOf(meta);
-        // Workspace boundary (_workspace.ts): segment-checked path, no link on the way.
+        // Workspace boundary (adapters/workspace/boundary.ts): segment-checked path, no link on the way.
         const target = await prepareDownloadTarget(root, rel);
         const tmp = `${target}.aphex-${crypto.randomUUID()}.part`;
         try {
@@ -312,7 +317,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
     const target = selectEnvironment(config, inputs.environment);
     outcome.environment = target.name;
     outcome.notDeployed = target.stacks.map((s) => s.name);
-    // Workspace boundary (_workspace.ts): artifacts are downloaded only into a directory this
+    // Workspace boundary (adapters/workspace/boundary.ts): artifacts are downloaded only into a directory this
     // stage creates fresh, so a committed link (`dist/sub -> /elsewhere`) is never written through.
     const artifactsDir = await freshArtifactsDir(inputs.workspace, config.build.artifacts, {
       storeDir: inputs.storeDir,

@@ -3,9 +3,9 @@
  * is printed without loading the stage and the AWS SDK it imports (issue 18).
  * @module
  */
-import type { CommandSpec } from "../cli/_command.ts";
-import { STAGE_OPTIONS } from "./_runtime.ts";
-import { CDK_COMMAND_OPTION } from "./synth.ts";
+import type { CommandSpec } from "../command/contract.ts";
+import { STAGE_OPTIONS } from "../command/stage_runtime.ts";
+import { CDK_COMMAND_OPTION } from "../command/workspace_inputs.ts";
 
 /** Default timeout of one hook command (1 hour). */
 export const DEFAULT_HOOK_TIMEOUT_MS = 60 * 60 * 1000;

@@ -34,7 +34,7 @@ import {
   type OptionValues,
   runMain,
   str,
-} from "../cli/_command.ts";
+} from "../command/contract.ts";
 import type { AphexConfig, StackConfig } from "../models/config.ts";
 import { AphexError, ExitCode, usageError } from "../models/errors.ts";
 import { generateManifests } from "../templates/generate.ts";
@@ -53,10 +53,10 @@ import {
   deployStack,
   findCdkAppDir,
   selectStacks,
-} from "./_cdk.ts";
-import { synthesizeApp } from "./synth.ts";
+} from "../adapters/cdk/cli.ts";
+import { synthesizeApp } from "../adapters/cdk/app.ts";
 import { spec } from "./pipeline_update_spec.ts";
-import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
+import { makeRedactor, secretValuesFromEnv } from "../adapters/process/exec.ts";
 import {
   applyPlans,
   createIfAbsent,
@@ -68,7 +68,7 @@ import {
   type ObjectPlan,
   planObjects,
   renderPlans,
-} from "./_kube.ts";
+} from "../adapters/kubernetes/client.ts";
 import {
   checkoutStage,
   GITHUB_TOKEN_ENV,
@@ -79,7 +79,7 @@ import {
   withStageRecording,
   withTerminationSignal,
   writeOutputs,
-} from "./_runtime.ts";
+} from "../command/stage_runtime.ts";
 
 /** Label marking a Workflow submitted by the self-update stage. */
 export const RESUBMITTED_LABEL = "aphex.dev/resubmitted";
@@ -494,7 +494,7 @@ export function createCdkPipelineStackDeployer(
 const WITHHELD_FROM_CDK = [GITHUB_TOKEN_ENV];
 
 async function callerAccount(region: string): Promise<string> {
-  const { createStsClient } = await import("./_credentials.ts");
+  const { createStsClient } = await import("../adapters/aws/credentials.ts");
   const { GetCallerIdentityCommand } = await import("@aws-sdk/client-sts");
   const sts = createStsClient({ region });
   try {

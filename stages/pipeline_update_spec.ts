@@ -3,8 +3,8 @@
  * is printed without loading the stage and the SDKs it imports (issue 18).
  * @module
  */
-import type { CommandSpec } from "../cli/_command.ts";
-import { STAGE_OPTIONS } from "./_runtime.ts";
+import type { CommandSpec } from "../command/contract.ts";
+import { STAGE_OPTIONS } from "../command/stage_runtime.ts";
 
 /** `aphex pipeline-update`: name, help and options. */
 export const spec: CommandSpec = {

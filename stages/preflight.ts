@@ -28,15 +28,15 @@ import {
   type OptionValues,
   runMain,
   str,
-} from "../cli/_command.ts";
-import { checkConfigFile } from "../cli/_config_file.ts";
+} from "../command/contract.ts";
+import { checkConfigFile } from "../command/config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
 import { describeError, ExitCode, formatIssue } from "../models/errors.ts";
-import { CDK_JSON, findCdkAppDir } from "./_cdk.ts";
-import type { GitRunner } from "./_checkout.ts";
+import { CDK_JSON, findCdkAppDir } from "../adapters/cdk/cli.ts";
+import type { GitRunner } from "../adapters/git/checkout.ts";
 // The AWS SDK is loaded only when the AWS checks run (not with --skip-aws, not for --help).
-import type { AwsCredentials, StsClientFactory } from "./_credentials.ts";
-import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
+import type { AwsCredentials, StsClientFactory } from "../adapters/aws/credentials.ts";
+import { makeRedactor, secretValuesFromEnv } from "../adapters/process/exec.ts";
 import {
   GITHUB_TOKEN_ENV,
   LOCAL_STORE_DIR,
@@ -44,13 +44,13 @@ import {
   STAGE_OPTIONS,
   type StageInputs,
   withStageRecording,
-} from "./_runtime.ts";
+} from "../command/stage_runtime.ts";
 import {
   checkoutIfRequested,
   resolveWorkspaceInputs,
   WORKSPACE_OPTIONS,
   type WorkspaceInputs,
-} from "./synth.ts";
+} from "../command/workspace_inputs.ts";
 
 /** Tools every pipeline needs whatever the commands are. */
 export const BASE_TOOLS: readonly string[] = ["git", "node", "npx"];
@@ -108,7 +108,7 @@ export type SsmClientFactory = (
 export async function loadSsmClientFactory(): Promise<SsmClientFactory> {
   const [{ SSMClient }, { STS_REQUEST_HANDLER }] = await Promise.all([
     import("@aws-sdk/client-ssm"),
-    import("./_credentials.ts"),
+    import("../adapters/aws/credentials.ts"),
   ]);
   return ({ region, credentials }) => {
     const config: SSMClientConfig = {
@@ -373,7 +373,7 @@ async function checkEnvironmentAws(
 ): Promise<{ problems: PreflightProblem[]; passed: string[] }> {
   const [{ bootstrapDeployRoleArn, resolveDeployCredentials }, { GetParameterCommand }] =
     await Promise
-      .all([import("./_credentials.ts"), import("@aws-sdk/client-ssm")]);
+      .all([import("../adapters/aws/credentials.ts"), import("@aws-sdk/client-ssm")]);
   const qualifier = config.pipeline.cdkQualifier;
   const role = env.role ?? bootstrapDeployRoleArn(env.account, env.region, { qualifier });
   const problems: PreflightProblem[] = [];

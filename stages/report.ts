@@ -25,7 +25,7 @@ import {
   type OptionValues,
   runMain,
   str,
-} from "../cli/_command.ts";
+} from "../command/contract.ts";
 import { toJsonText } from "../models/_codec.ts";
 import { argoFailuresJson } from "../models/argo_values.ts";
 import type { AphexConfig } from "../models/config.ts";
@@ -36,10 +36,10 @@ import {
   type WorkflowMetadata,
   WorkflowMetadataCodec,
 } from "../models/metadata.ts";
-import { type ArtifactStore, openArtifactStore } from "./_artifacts.ts";
-import type { AwsClientOptions } from "./_aws.ts";
-import { validateCommitSha } from "./_checkout.ts";
-import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
+import { type ArtifactStore, openArtifactStore } from "../adapters/store/artifacts.ts";
+import type { AwsClientOptions } from "../adapters/aws/clients.ts";
+import { validateCommitSha } from "../adapters/git/checkout.ts";
+import { makeRedactor, secretValuesFromEnv } from "../adapters/process/exec.ts";
 import {
   DEFAULT_GITHUB_API_URL,
   finalStatuses,
@@ -49,7 +49,7 @@ import {
   type Repository,
   setCommitStatuses,
   validationStatus,
-} from "./_github_status.ts";
+} from "../adapters/monitoring/github_status.ts";
 import {
   buildLogEvents,
   buildMetrics,
@@ -59,7 +59,7 @@ import {
   type PutMetricsResult,
   writeLogEvents,
   type WriteLogsResult,
-} from "./_monitoring.ts";
+} from "../adapters/monitoring/cloudwatch.ts";
 import {
   argoWorkflowUrl,
   boundSummary,
@@ -71,8 +71,8 @@ import {
   SLACK_WEBHOOK_ENV,
   snsTopicRegion,
   urlSecrets,
-} from "./_notify.ts";
-import { configPath, loadStageConfig, LOCAL_STORE_DIR } from "./_runtime.ts";
+} from "../adapters/monitoring/notify.ts";
+import { configPath, loadStageConfig, LOCAL_STORE_DIR } from "../command/stage_runtime.ts";
 import {
   boundErrorMessage,
   createStageLogger,
@@ -82,7 +82,7 @@ import {
   type StageRecord,
   validateWorkflowName,
   writeRunRecord,
-} from "./_stage_record.ts";
+} from "../adapters/store/stage_records.ts";
 
 /** Argo workflow phases an exit handler sees. */
 export type ArgoWorkflowStatus = "Succeeded" | "Failed" | "Error";

@@ -25,17 +25,22 @@ import {
   type OptionValues,
   runMain,
   str,
-} from "../cli/_command.ts";
-import { DEFAULT_CONFIG_FILE } from "../cli/_config_file.ts";
+} from "../command/contract.ts";
+import { DEFAULT_CONFIG_FILE } from "../command/config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
 import { AphexError, describeError, ExitCode, usageError } from "../models/errors.ts";
 import { buildTopology, pipelineSteps, type StepKind } from "../templates/topology.ts";
-import { LocalArtifactStore, metadataKey } from "./_artifacts.ts";
-import { createCdkRunner, DEFAULT_CDK_COMMAND } from "./_cdk.ts";
-import { gitEnvironment, type GitRunner, runGit, validateCommitSha } from "./_checkout.ts";
+import { LocalArtifactStore, metadataKey } from "../adapters/store/artifacts.ts";
+import { createCdkRunner, DEFAULT_CDK_COMMAND } from "../adapters/cdk/cli.ts";
+import {
+  gitEnvironment,
+  type GitRunner,
+  runGit,
+  validateCommitSha,
+} from "../adapters/git/checkout.ts";
 // The AWS SDK and the deploy stage are loaded only when a step talks to AWS.
-import type { StsClientFactory } from "./_credentials.ts";
-import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
+import type { StsClientFactory } from "../adapters/aws/credentials.ts";
+import { makeRedactor, secretValuesFromEnv } from "../adapters/process/exec.ts";
 import {
   loadStageConfig,
   LOCAL_STORE_DIR,
@@ -43,13 +48,13 @@ import {
   selectEnvironment,
   type StageInputs,
   withTerminationSignal,
-} from "./_runtime.ts";
+} from "../command/stage_runtime.ts";
 import { runBuild } from "./build.ts";
 import { formatProblem, runPreflight } from "./preflight.ts";
+import { parseCdkCommand } from "../adapters/cdk/app.ts";
+import { CDK_COMMAND_OPTION } from "../command/workspace_inputs.ts";
 import {
-  CDK_COMMAND_OPTION,
   formatSynthOutcome,
-  parseCdkCommand,
   runSynth,
   type SynthCache,
   synthCacheKey,
@@ -168,7 +173,7 @@ export async function detectAwsCredentials(
   try {
     const [{ createStsClient, DEFAULT_STS_TIMEOUT_MS }, { GetCallerIdentityCommand }] =
       await Promise
-        .all([import("./_credentials.ts"), import("@aws-sdk/client-sts")]);
+        .all([import("../adapters/aws/credentials.ts"), import("@aws-sdk/client-sts")]);
     const timeoutMs = options.timeoutMs ?? DEFAULT_STS_TIMEOUT_MS;
     client = (options.stsClient ?? createStsClient)({ region });
     const sts = client;
@@ -712,7 +717,7 @@ async function diffEnvironment(
 ): Promise<string> {
   const { deps } = ctx;
   const [{ resolveDeployCredentials }, { childEnvironment }] = await Promise.all([
-    import("./_credentials.ts"),
+    import("../adapters/aws/credentials.ts"),
     import("./deploy.ts"),
   ]);
   let credentials;

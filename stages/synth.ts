@@ -10,246 +10,34 @@
  * stack, order against dependencies, no `cdk.json`) or another usage error.
  * @module
  */
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import {
   type Command,
   type CommandContext,
-  type OptionSpec,
   type OptionValues,
   runMain,
   str,
-} from "../cli/_command.ts";
+} from "../command/contract.ts";
 import type { EnvironmentConfig } from "../models/config.ts";
 import { AphexError, ExitCode } from "../models/errors.ts";
 import {
-  type CdkRunner,
   type CloudAssembly,
   createCdkRunner,
   DEFAULT_CDK_COMMAND,
   locateCdkApps,
   selectStacks,
-  synthesize,
-  type SynthOptions,
-} from "./_cdk.ts";
-import { checkoutCommit, type GitRunner, validateCommitSha } from "./_checkout.ts";
-import { makeRedactor, secretValuesFromEnv } from "./_exec.ts";
+} from "../adapters/cdk/cli.ts";
+import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
+import type { GitRunner } from "../adapters/git/checkout.ts";
+import { makeRedactor, secretValuesFromEnv } from "../adapters/process/exec.ts";
+import { GITHUB_TOKEN_ENV, loadStageConfig, selectEnvironment } from "../command/stage_runtime.ts";
 import {
-  GITHUB_TOKEN_ENV,
-  loadStageConfig,
-  resolveRepoUrl,
-  resolveWorkspace,
-  selectEnvironment,
-  STAGE_OPTIONS,
-} from "./_runtime.ts";
-
-/** Splits `--cdk-command` into argv (whitespace-separated; no shell involved). */
-export function parseCdkCommand(text: string | undefined): readonly string[] {
-  if (text === undefined || text.trim() === "") return DEFAULT_CDK_COMMAND;
-  return text.trim().split(/\s+/);
-}
-
-/** Options shared by `aphex deploy` and `aphex synth`: the CDK CLI command. */
-export const CDK_COMMAND_OPTION = {
-  type: "string",
-  description: "Command running the project's CDK CLI, split on spaces (no shell)",
-  env: "APHEX_CDK_COMMAND",
-  default: DEFAULT_CDK_COMMAND.join(" "),
-  valueName: "CMD",
-} as const;
-
-async function hasLocalCdkCli(appDir: string): Promise<boolean> {
-  for (let dir = resolve(appDir);; dir = dirname(dir)) {
-    try {
-      await Deno.stat(join(dir, "node_modules", ".bin", "cdk"));
-      return true;
-    } catch {
-      // keep looking upwards, like npx does
-    }
-    if (dirname(dir) === dir) return false;
-  }
-}
-
-/** Lockfile → the package manager's install that never changes the lockfile, as argv. */
-const LOCKFILE_INSTALLS: readonly [string, string, readonly string[]][] = [
-  ["package-lock.json", "npm", ["ci", "--no-audit", "--no-fund"]],
-  ["npm-shrinkwrap.json", "npm", ["ci", "--no-audit", "--no-fund"]],
-  ["pnpm-lock.yaml", "pnpm", ["install", "--frozen-lockfile"]],
-  ["yarn.lock", "yarn", ["install", "--frozen-lockfile"]],
-];
-
-/**
- * Every stage pod starts from a fresh checkout, so the CDK app's dependencies (its own CDK CLI
- * among them) are not installed yet. When no `node_modules/.bin/cdk` is found from the app
- * directory up to the workspace, the nearest lockfile's frozen install runs there (argv, through
- * the stage's redacting runner). Returns what was run, or undefined when nothing was needed.
- */
-export async function installCdkDependencies(
-  appDir: string,
-  options: { workspace: string; env: Record<string, string>; runner: CdkRunner },
-): Promise<string | undefined> {
-  if (await hasLocalCdkCli(appDir)) return undefined;
-  const top = resolve(options.workspace);
-  for (let dir = resolve(appDir);; dir = dirname(dir)) {
-    for (const [lockfile, bin, args] of LOCKFILE_INSTALLS) {
-      if (!(await exists(join(dir, lockfile)))) continue;
-      const result = await options.runner({
-        bin,
-        args: [...args],
-        cwd: dir,
-        env: options.env,
-        label: "install",
-      });
-      const what = `${bin} ${args.join(" ")} in ${dir}`;
-      if (result.exitCode !== 0) {
-        throw new AphexError(
-          `installing the CDK app's dependencies failed (${what}, exit ${result.exitCode})`,
-        );
-      }
-      return what;
-    }
-    if (dir === top || dirname(dir) === dir || !dir.startsWith(top)) return undefined;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * {@linkcode synthesize}, after installing the app's dependencies when a fresh checkout lacks them
- * ({@linkcode installCdkDependencies}), with a hint when the default command
- * (`npx --no-install cdk`) still finds no CDK CLI: `aws-cdk` must be a devDependency of the app.
- */
-export async function synthesizeApp(
-  appDir: string,
-  options: SynthOptions & { cdkCommand: readonly string[]; workspace?: string },
-): Promise<CloudAssembly> {
-  if (options.workspace !== undefined && options.runner !== undefined) {
-    await installCdkDependencies(appDir, {
-      workspace: options.workspace,
-      env: options.env,
-      runner: options.runner,
-    });
-  }
-  try {
-    return await synthesize(appDir, options);
-  } catch (e) {
-    if (
-      e instanceof AphexError && e.exitCode === ExitCode.Failed &&
-      options.cdkCommand.join(" ") === DEFAULT_CDK_COMMAND.join(" ") &&
-      !(await hasLocalCdkCli(appDir))
-    ) {
-      throw new AphexError(
-        `${e.message}\nhint: the project's CDK CLI is not installed (no node_modules/.bin/cdk in ` +
-          `${appDir} or above, and no lockfile to install from); add aws-cdk as a devDependency of ` +
-          `the app and commit its lockfile, or install it with a preDeploy hook`,
-        { cause: e },
-      );
-    }
-    throw e;
-  }
-}
-
-/** Inputs of stages that may work on the workspace as it is (synth, preflight). */
-export interface WorkspaceInputs {
-  /** Absolute workspace directory. */
-  workspace: string;
-  /** Config file (absolute, or relative to the workspace). */
-  configFile: string;
-  /** Commit to check out first; unset: the workspace is used as it is. */
-  commitSha?: string;
-  /** Branch holding the commit. */
-  branch?: string;
-  /** Repository URL (default from `pipeline.github` of a readable config). */
-  repoUrl?: string;
-  /** Only this environment (`--env`, `APHEX_ENV`); unset: every environment. */
-  environment?: string;
-  /**
-   * Keep the cloud assemblies here (`--output DIR`, relative to the workspace): one folder
-   * `<account>-<region>[/<app>]` per synthesized app. Unset: temporary folders, removed after synth.
-   */
-  outputDir?: string;
-}
-
-/**
- * Options of stages that check out only when a commit is given: `--workspace` (default the
- * current directory), `--commit-sha` (optional), `--branch`, `--repo-url`, `--config`, `--env`.
- */
-export const WORKSPACE_OPTIONS: Record<string, OptionSpec> = {
-  workspace: STAGE_OPTIONS.workspace!,
-  "commit-sha": {
-    ...STAGE_OPTIONS["commit-sha"]!,
-    description: "Commit to check out first (default: use the workspace as it is)",
-  },
-  branch: STAGE_OPTIONS.branch!,
-  "repo-url": STAGE_OPTIONS["repo-url"]!,
-  config: STAGE_OPTIONS.config!,
-  env: {
-    type: "string",
-    description: "Only this environment (default: every environment)",
-    env: "APHEX_ENV",
-    valueName: "NAME",
-  },
-};
-
-/** Resolves {@linkcode WorkspaceInputs} from parsed {@linkcode WORKSPACE_OPTIONS}. */
-export function resolveWorkspaceInputs(
-  values: OptionValues,
-  ctx: Pick<CommandContext, "cwd"> & { env?: Record<string, string | undefined> },
-): WorkspaceInputs {
-  const inputs: WorkspaceInputs = {
-    workspace: resolveWorkspace(values, ctx),
-    configFile: str(values, "config") ?? "aphex-config.yaml",
-  };
-  const sha = str(values, "commit-sha");
-  if (sha) inputs.commitSha = validateCommitSha(sha);
-  const branch = str(values, "branch");
-  if (branch) inputs.branch = branch;
-  const repoUrl = str(values, "repo-url");
-  if (repoUrl) inputs.repoUrl = repoUrl;
-  const env = str(values, "env");
-  if (env) inputs.environment = env;
-  const output = str(values, "output");
-  if (output) inputs.outputDir = output;
-  return inputs;
-}
-
-/** Checks out `inputs.commitSha` into the workspace when one is given. */
-export async function checkoutIfRequested(
-  inputs: WorkspaceInputs,
-  deps: {
-    env: Record<string, string | undefined>;
-    log: (line: string) => void;
-    git?: GitRunner;
-    allowFileUrls?: boolean;
-  },
-): Promise<void> {
-  if (!inputs.commitSha) return;
-  const repoUrl = await resolveRepoUrl({
-    workspace: inputs.workspace,
-    commitSha: inputs.commitSha,
-    configFile: inputs.configFile,
-    storeDir: "",
-    outputsDir: "",
-    ...(inputs.repoUrl ? { repoUrl: inputs.repoUrl } : {}),
-  });
-  await checkoutCommit({
-    workspace: inputs.workspace,
-    commitSha: inputs.commitSha,
-    ...(repoUrl ? { repoUrl } : {}),
-    ...(inputs.branch ? { branch: inputs.branch } : {}),
-    ...(deps.env[GITHUB_TOKEN_ENV] ? { token: deps.env[GITHUB_TOKEN_ENV] } : {}),
-    ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
-    ...(deps.git ? { git: deps.git } : {}),
-    env: deps.env,
-    log: deps.log,
-  });
-}
+  CDK_COMMAND_OPTION,
+  checkoutIfRequested,
+  resolveWorkspaceInputs,
+  WORKSPACE_OPTIONS,
+  type WorkspaceInputs,
+} from "../command/workspace_inputs.ts";
 
 /** Injected dependencies of {@linkcode runSynth}. */
 export interface SynthDeps {

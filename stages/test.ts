@@ -20,7 +20,7 @@ import {
   type OptionValues,
   runMain,
   str,
-} from "../cli/_command.ts";
+} from "../command/contract.ts";
 import {
   array,
   boolean,
@@ -49,14 +49,14 @@ import {
   readText,
   type S3StoreOptions,
   validateKey,
-} from "./_artifacts.ts";
+} from "../adapters/store/artifacts.ts";
 import {
   type CommandOutcome,
   makeRedactor,
   type Redactor,
   runShellCommand,
   secretValuesFromEnv,
-} from "./_exec.ts";
+} from "../adapters/process/exec.ts";
 import {
   checkoutStage,
   GITHUB_TOKEN_ENV,
@@ -69,8 +69,8 @@ import {
   type StageDeps,
   type StageInputs,
   writeOutputs,
-} from "./_runtime.ts";
-import { type JUnitReport, parseTestReport } from "./_test_report.ts";
+} from "../command/stage_runtime.ts";
+import { type JUnitReport, parseTestReport } from "../models/test_report.ts";
 
 /** Default per-command timeout (1 hour, the test pod's deadline). */
 export const DEFAULT_TEST_COMMAND_TIMEOUT_MS = 60 * 60 * 1000;

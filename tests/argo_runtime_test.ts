@@ -6,14 +6,14 @@
  * credentials); nothing the template sets is overridden.
  */
 import assert from "node:assert/strict";
-import { captureContext } from "../cli/_command.ts";
+import { captureContext } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
-import { loadConfigFile } from "../cli/_config_file.ts";
+import { loadConfigFile } from "../command/config_file.ts";
 import { fromJsonText } from "../models/_codec.ts";
 import { WorkflowMetadataCodec } from "../models/metadata.ts";
-import { readText } from "../stages/_artifacts.ts";
-import { recordStageEnd, recordStageStart } from "../stages/_stage_record.ts";
-import { buildMetrics } from "../stages/_monitoring.ts";
+import { readText } from "../adapters/store/artifacts.ts";
+import { recordStageEnd, recordStageStart } from "../adapters/store/stage_records.ts";
+import { buildMetrics } from "../adapters/monitoring/cloudwatch.ts";
 import { buildWorkflowTemplate } from "../templates/workflow_template.ts";
 import { type ArgoPod, argoPod, type ArgoRun } from "./_argo_pod.ts";
 import { closedPortUrl, SHA, startLoopback } from "./monitoring/_helpers.ts";

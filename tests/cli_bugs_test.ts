@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { captureContext, execute } from "../cli/_command.ts";
+import { captureContext, execute } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
 import { createRunCommand, type CredentialCheck } from "../stages/run_local.ts";
 import { makeRepo } from "./stages/_git_repo.ts";

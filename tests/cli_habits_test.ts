@@ -13,7 +13,7 @@ import {
   renderHelp,
   reportError,
   useColor,
-} from "../cli/_command.ts";
+} from "../command/contract.ts";
 import { main, renderMainHelp } from "../cli/main.ts";
 import { usageError } from "../models/errors.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { captureContext } from "../cli/_command.ts";
+import { captureContext } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

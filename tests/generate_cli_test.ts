@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { captureContext } from "../cli/_command.ts";
+import { captureContext } from "../command/contract.ts";
 import {
   command as generate,
   planManifests,
@@ -10,9 +10,9 @@ import {
 } from "../cli/generate.ts";
 import { command as graph } from "../cli/graph.ts";
 import { main } from "../cli/main.ts";
-import { execute } from "../cli/_command.ts";
+import { execute } from "../command/contract.ts";
 import { AphexError } from "../models/errors.ts";
-import { loadConfigFile } from "../cli/_config_file.ts";
+import { loadConfigFile } from "../command/config_file.ts";
 import { generateManifests } from "../templates/generate.ts";
 import { rawConfig, rawEnvironment } from "./generate_table.ts";
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { captureContext } from "../cli/_command.ts";
+import { captureContext } from "../command/contract.ts";
 import { parseEnvFlag, SCHEMA_URL } from "../cli/init.ts";
 import { main } from "../cli/main.ts";
 

@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { captureContext } from "../cli/_command.ts";
+import { captureContext } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
-import { LocalArtifactStore } from "../stages/_artifacts.ts";
-import { defaultWorkspace, gitTopLevel, LOCAL_STORE_DIR } from "../stages/_runtime.ts";
-import { writeRunRecord } from "../stages/_stage_record.ts";
+import { LocalArtifactStore } from "../adapters/store/artifacts.ts";
+import { defaultWorkspace, gitTopLevel, LOCAL_STORE_DIR } from "../command/stage_runtime.ts";
+import { writeRunRecord } from "../adapters/store/stage_records.ts";
 import { failedRun } from "./monitoring/_helpers.ts";
 
 async function withRepo(fn: (top: string, sub: string) => Promise<void>): Promise<void> {

@@ -1,7 +1,7 @@
 /** Issue 13 item 5: the name boundary of `aphex generate`. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { captureContext, execute } from "../cli/_command.ts";
+import { captureContext, execute } from "../command/contract.ts";
 import { command as generate } from "../cli/generate.ts";
 import { buildRbac } from "../templates/rbac.ts";
 import { nameCollisions } from "../templates/_names.ts";

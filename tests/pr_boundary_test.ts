@@ -1,10 +1,10 @@
 /** Issue 13 items 6 and 7: the pull-request boundary (template, build, report). */
 import assert from "node:assert/strict";
-import { captureContext } from "../cli/_command.ts";
+import { captureContext } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
-import { metadataKey } from "../stages/_artifacts.ts";
-import { LocalArtifactStore } from "../stages/_artifacts.ts";
-import { checkoutCommit } from "../stages/_checkout.ts";
+import { metadataKey } from "../adapters/store/artifacts.ts";
+import { LocalArtifactStore } from "../adapters/store/artifacts.ts";
+import { checkoutCommit } from "../adapters/git/checkout.ts";
 import { buildValidateWorkflowTemplate } from "../templates/workflow_template.ts";
 import { startLoopback } from "./monitoring/_helpers.ts";
 import { parseRaw, rawConfig, rawEnvironment } from "./generate_table.ts";

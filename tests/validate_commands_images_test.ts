@@ -4,7 +4,7 @@
  * without a digest. Every refusal is located at file:line:col.
  */
 import assert from "node:assert/strict";
-import { captureContext } from "../cli/_command.ts";
+import { captureContext } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
 import {
   commandProblem,

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
-import { captureContext } from "../cli/_command.ts";
+import { captureContext } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
 import { rawConfig, rawEnvironment } from "./generate_table.ts";
 

@@ -16,9 +16,9 @@
  */
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
-import { checkoutCommit } from "../../stages/_checkout.ts";
-import { sha256File } from "../../stages/_hash.ts";
-import { runShellCommand } from "../../stages/_exec.ts";
+import { checkoutCommit } from "../../adapters/git/checkout.ts";
+import { sha256File } from "../../adapters/store/hash.ts";
+import { runShellCommand } from "../../adapters/process/exec.ts";
 import { listArtifactFiles, runBuild } from "../../stages/build.ts";
 import { makeRepo, testGitEnv } from "../stages/_git_repo.ts";
 import { startLocalS3 } from "../stages/_s3rver.ts";

@@ -11,8 +11,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { checkoutCommit } from "../../stages/_checkout.ts";
-import { runShellCommand } from "../../stages/_exec.ts";
+import { checkoutCommit } from "../../adapters/git/checkout.ts";
+import { runShellCommand } from "../../adapters/process/exec.ts";
 import { runBuild } from "../../stages/build.ts";
 import { makeRepo, testGitEnv } from "../stages/_git_repo.ts";
 import { alternate, median } from "./_paired.ts";

@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
-import { sha256File } from "../../stages/_hash.ts";
+import { sha256File } from "../../adapters/store/hash.ts";
 import { listArtifactFiles } from "../../stages/build.ts";
 import { alternate, median, row, vmHwmBytes } from "./_paired.ts";
 

@@ -14,8 +14,8 @@ import {
   CDK_BOOTSTRAP_ROLE_TEMPLATES,
   PIPELINE_API_GRANTS,
 } from "../../cdk/pipeline_resources.ts";
-import { METRIC_NAMESPACE } from "../../stages/_monitoring.ts";
-import { DEFAULT_QUALIFIER } from "../../stages/_credentials.ts";
+import { METRIC_NAMESPACE } from "../../adapters/monitoring/cloudwatch.ts";
+import { DEFAULT_QUALIFIER } from "../../adapters/aws/credentials.ts";
 import { DEFAULTS } from "../../models/config.ts";
 import {
   bootstrapRolesAssumedBySource,
@@ -31,7 +31,10 @@ const GRANTED = Object.keys(PIPELINE_API_GRANTS);
 
 Deno.test("the stages' AWS API calls are exactly the calls the construct grants", async () => {
   assert.ok(sources.some((f) => f.path === "stages/deploy.ts"), "deploy is a pod stage");
-  assert.ok(sources.some((f) => f.path === "stages/_artifacts.ts"), "its dependencies are scanned");
+  assert.ok(
+    sources.some((f) => f.path === "adapters/store/artifacts.ts"),
+    "its dependencies are scanned",
+  );
   const calls = await sdkCalls(sources);
   assert.ok(calls.size >= 15, `derived ${calls.size} calls`);
   assert.deepEqual(compareGrants(calls.keys(), GRANTED), { missing: [], unused: [] });
@@ -60,7 +63,7 @@ function edited(path: string, change: (text: string) => string): SourceFile[] {
 Deno.test("a stage that gains an unlisted SDK call, or drops a granted one, fails the check", async () => {
   // A new S3 call in the artifact store (dynamic import, as the store loads the SDK).
   const gained = edited(
-    "stages/_artifacts.ts",
+    "adapters/store/artifacts.ts",
     (t) =>
       t + `\nexport async function wipe(client: S3Client, Bucket: string): Promise<void> {
   const { DeleteBucketCommand } = await import("@aws-sdk/client-s3");
@@ -72,20 +75,23 @@ Deno.test("a stage that gains an unlisted SDK call, or drops a granted one, fail
 
   // A new client nobody reviewed, in a new module a stage imports.
   const newClient = [...sources, {
-    path: "stages/_ec2.ts",
+    path: "adapters/aws/ec2.ts",
     text: `import { EC2Client, RunInstancesCommand } from "@aws-sdk/client-ec2";\n`,
   }];
   const b = compareGrants((await sdkCalls(newClient)).keys(), GRANTED);
   assert.deepEqual(b.missing, ["@aws-sdk/client-ec2.?"]);
 
   // A grant nobody uses any more: the failed-stack deletion removed from the CloudFormation module.
-  const dropped = edited("stages/_cfn.ts", (t) => t.replaceAll("DeleteStackCommand", "Removed"));
+  const dropped = edited(
+    "adapters/cloudformation/stacks.ts",
+    (t) => t.replaceAll("DeleteStackCommand", "Removed"),
+  );
   const c = compareGrants((await sdkCalls(dropped)).keys(), GRANTED);
   assert.deepEqual(c, { missing: [], unused: ["CloudFormation.DeleteStack"] });
 
   // lib-storage uploads with tags would send PutObjectTagging.
   const tagged = edited(
-    "stages/_artifacts.ts",
+    "adapters/store/artifacts.ts",
     (t) => t.replace("leavePartsOnError: false,", "leavePartsOnError: false, tags: [],"),
   );
   const d = compareGrants((await sdkCalls(tagged)).keys(), GRANTED);
@@ -146,7 +152,7 @@ Deno.test("the bootstrap roles granted are the ones the stages and the CDK CLI t
   const byCli = await rolesTheCliAssumes();
   assert.deepEqual(byCli, ["deploy", "file-publishing", "image-publishing", "lookup"]);
   const derived = new Set([...bootstrapRolesAssumedBySource(sources), ...byCli]);
-  assert.ok(derived.has("deploy"), "_credentials.ts assumes the deploy role itself");
+  assert.ok(derived.has("deploy"), "adapters/aws/credentials.ts assumes the deploy role itself");
   const granted = CDK_BOOTSTRAP_ROLE_TEMPLATES.map(roleKind);
   assert.deepEqual(compareGrants(derived, granted), { missing: [], unused: [] });
 

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type CdkRunRequest, createCdkRunner } from "../../stages/_cdk.ts";
+import { type CdkRunRequest, createCdkRunner } from "../../adapters/cdk/cli.ts";
 import { createCdkPipelineStackDeployer } from "../../stages/pipeline_update.ts";
 import { loadPipelineConfig } from "../../cdk/config_file.ts";
 import { OIDC_ARN, ROOT } from "./_synth.ts";

@@ -18,8 +18,8 @@ import {
   encodeBuildMetadata,
   LocalArtifactStore,
   metadataKey,
-} from "../../stages/_artifacts.ts";
-import { sha256Bytes } from "../../stages/_hash.ts";
+} from "../../adapters/store/artifacts.ts";
+import { sha256Bytes } from "../../adapters/store/hash.ts";
 import type { DeployDeps, DeployInputs } from "../../stages/deploy.ts";
 import { makeRepo, testGitEnv } from "../stages/_git_repo.ts";
 

@@ -8,16 +8,22 @@ import {
 } from "@aws-sdk/client-cloudformation";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
-import { captureContext } from "../../cli/_command.ts";
+import { captureContext } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
 import { fromJsonText } from "../../models/_codec.ts";
 import { AphexError } from "../../models/errors.ts";
 import { DeploymentResultCodec } from "../../models/results.ts";
-import { artifactKey, logKey, metadataKey, outputsKey, readText } from "../../stages/_artifacts.ts";
-import { checkoutCommit } from "../../stages/_checkout.ts";
-import { stageRecordKey } from "../../stages/_stage_record.ts";
+import {
+  artifactKey,
+  logKey,
+  metadataKey,
+  outputsKey,
+  readText,
+} from "../../adapters/store/artifacts.ts";
+import { checkoutCommit } from "../../adapters/git/checkout.ts";
+import { stageRecordKey } from "../../adapters/store/stage_records.ts";
 import { childEnvironment, runDeploy } from "../../stages/deploy.ts";
-import { selectEnvironment } from "../../stages/_runtime.ts";
+import { selectEnvironment } from "../../command/stage_runtime.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";
 import {
   ARTIFACTS,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { CdkRunRequest } from "../../stages/_cdk.ts";
-import { installCdkDependencies } from "../../stages/synth.ts";
+import type { CdkRunRequest } from "../../adapters/cdk/cli.ts";
+import { installCdkDependencies } from "../../adapters/cdk/app.ts";
 import { AphexError } from "../../models/errors.ts";
 
 async function tree(files: Record<string, string>): Promise<string> {

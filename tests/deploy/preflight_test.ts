@@ -4,7 +4,7 @@ import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
-import { captureContext } from "../../cli/_command.ts";
+import { captureContext } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";
 import {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { captureContext } from "../../cli/_command.ts";
+import { captureContext } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
-import { checkoutCommit } from "../../stages/_checkout.ts";
+import { checkoutCommit } from "../../adapters/git/checkout.ts";
 import { formatSynthOutcome, runSynth, type SynthOutcome } from "../../stages/synth.ts";
 import { makeRepo, testGitEnv } from "../stages/_git_repo.ts";
 import {

@@ -4,10 +4,10 @@
  * `aphex apply` against the fake API server.
  * @module
  */
-import { captureContext, type Command, execute } from "../../cli/_command.ts";
+import { captureContext, type Command, execute } from "../../command/contract.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";
 import { topologyHash } from "../../templates/topology.ts";
-import { checkoutCommit } from "../../stages/_checkout.ts";
+import { checkoutCommit } from "../../adapters/git/checkout.ts";
 import { makeRepo, testGitEnv } from "../stages/_git_repo.ts";
 import { type FakeApiServer, startFakeApiServer } from "./_fake_api.ts";
 

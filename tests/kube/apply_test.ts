@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { command } from "../../cli/apply.ts";
 import { main } from "../../cli/main.ts";
-import { captureContext, execute } from "../../cli/_command.ts";
+import { captureContext, execute } from "../../command/contract.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";
 import { generateManifests } from "../../templates/generate.ts";
 import { configYaml } from "./_harness.ts";

@@ -1,4 +1,4 @@
-/** Unit and property tests of the Kubernetes adapter (`stages/_kube.ts`). */
+/** Unit and property tests of the Kubernetes adapter (`adapters/kubernetes/client.ts`). */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ApiException } from "@kubernetes/client-node";
@@ -10,7 +10,7 @@ import {
   loadKubeConfig,
   planObject,
   toKubeError,
-} from "../../stages/_kube.ts";
+} from "../../adapters/kubernetes/client.ts";
 import { canonicalJson } from "../../templates/topology.ts";
 import { fieldsV1Of, startFakeApiServer } from "./_fake_api.ts";
 

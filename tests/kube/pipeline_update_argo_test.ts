@@ -11,7 +11,7 @@ import {
   STAGE_OUTPUTS_DIR,
   WORKSPACE_PATH,
 } from "../../templates/workflow_template.ts";
-import { readStageRecords } from "../../stages/_stage_record.ts";
+import { readStageRecords } from "../../adapters/store/stage_records.ts";
 import { argoPod } from "../_argo_pod.ts";
 import { startLocalS3 } from "../stages/_s3rver.ts";
 import { configYaml, hashOf, withWorld } from "./_harness.ts";

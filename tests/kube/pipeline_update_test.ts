@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { command, resubmitWorkflowName, runPipelineUpdate } from "../../stages/pipeline_update.ts";
-import { createKubeClient, loadKubeConfig } from "../../stages/_kube.ts";
+import { createKubeClient, loadKubeConfig } from "../../adapters/kubernetes/client.ts";
 import { AphexError } from "../../models/errors.ts";
 import { main } from "../../cli/main.ts";
-import { captureContext } from "../../cli/_command.ts";
+import { captureContext } from "../../command/contract.ts";
 import { TOPOLOGY_HASH_ANNOTATION } from "../../templates/workflow_template.ts";
 import { configYaml, hashOf, withWorld, type World } from "./_harness.ts";
 import { rbacAuthorizer, startFakeApiServer } from "./_fake_api.ts";

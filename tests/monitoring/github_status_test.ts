@@ -4,7 +4,7 @@ import {
   parseRepository,
   pendingStatuses,
   setCommitStatuses,
-} from "../../stages/_github_status.ts";
+} from "../../adapters/monitoring/github_status.ts";
 import { closedPortUrl, failedRun, recordingSleep, SHA, startLoopback } from "./_helpers.ts";
 
 const TOKEN = "ghp_TESTTOKENVALUE1234567890";

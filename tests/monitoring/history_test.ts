@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { captureContext, execute } from "../../cli/_command.ts";
+import { captureContext, execute } from "../../command/contract.ts";
 import { command, historyEntry } from "../../cli/history.ts";
 import { main } from "../../cli/main.ts";
 import type { WorkflowMetadata } from "../../models/metadata.ts";
-import { writeRunRecord } from "../../stages/_stage_record.ts";
+import { writeRunRecord } from "../../adapters/store/stage_records.ts";
 import { failedRun, withTempStore } from "./_helpers.ts";
 
 function runs(): WorkflowMetadata[] {
@@ -101,8 +101,15 @@ Deno.test("aphex history never loads the CloudWatch or SNS clients", async () =>
     modules: { specifier: string }[];
   };
   const graph = info.modules.map((m) => m.specifier);
-  assert.ok(graph.some((s) => s.endsWith("/stages/_stage_record.ts")));
-  for (const name of ["client-cloudwatch", "client-sns", "_monitoring.ts", "_notify.ts"]) {
+  assert.ok(graph.some((s) => s.endsWith("/adapters/store/stage_records.ts")));
+  for (
+    const name of [
+      "client-cloudwatch",
+      "client-sns",
+      "monitoring/cloudwatch.ts",
+      "monitoring/notify.ts",
+    ]
+  ) {
     assert.ok(
       !graph.some((s) => s.includes(name)),
       `${name} is in the module graph of cli/history.ts`,

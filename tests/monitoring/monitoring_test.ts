@@ -20,8 +20,8 @@ import {
   type MetricPoint,
   putMetrics,
   writeLogEvents,
-} from "../../stages/_monitoring.ts";
-import type { StageRecord } from "../../stages/_stage_record.ts";
+} from "../../adapters/monitoring/cloudwatch.ts";
+import type { StageRecord } from "../../adapters/store/stage_records.ts";
 import { awsError, failedRun, recordingSleep, SHA } from "./_helpers.ts";
 
 const CREDENTIALS = { accessKeyId: "AKIDTEST", secretAccessKey: "secret-test" };

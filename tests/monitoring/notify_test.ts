@@ -12,7 +12,7 @@ import {
   shouldNotify,
   slackPayload,
   snsTopicRegion,
-} from "../../stages/_notify.ts";
+} from "../../adapters/monitoring/notify.ts";
 import { awsError, closedPortUrl, recordingSleep, SHA, startLoopback } from "./_helpers.ts";
 
 const WEBHOOK_PATH = "/services/T000/B000/XXXXSECRETXXXX";

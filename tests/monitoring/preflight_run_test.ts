@@ -10,13 +10,13 @@ import { join } from "node:path";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
-import { captureContext } from "../../cli/_command.ts";
+import { captureContext } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
 import { fromJsonText } from "../../models/_codec.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";
 import { WorkflowMetadataCodec } from "../../models/metadata.ts";
-import { LocalArtifactStore, readText } from "../../stages/_artifacts.ts";
-import { readStageRecords, runRecordKey } from "../../stages/_stage_record.ts";
+import { LocalArtifactStore, readText } from "../../adapters/store/artifacts.ts";
+import { readStageRecords, runRecordKey } from "../../adapters/store/stage_records.ts";
 import type { DagTask, Template } from "../../templates/types.ts";
 import { buildWorkflowTemplate } from "../../templates/workflow_template.ts";
 import {

@@ -8,17 +8,17 @@ import {
 } from "@aws-sdk/client-cloudwatch-logs";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
-import { captureContext, execute, parseCommandArgs } from "../../cli/_command.ts";
+import { captureContext, execute, parseCommandArgs } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
 import { fromJsonText, toJsonText } from "../../models/_codec.ts";
 import { type WorkflowMetadata, WorkflowMetadataCodec } from "../../models/metadata.ts";
-import { LocalArtifactStore, readText } from "../../stages/_artifacts.ts";
+import { LocalArtifactStore, readText } from "../../adapters/store/artifacts.ts";
 import {
   recordStageEnd,
   recordStageStart,
   runIndexKey,
   runRecordKey,
-} from "../../stages/_stage_record.ts";
+} from "../../adapters/store/stage_records.ts";
 import {
   assembleWorkflowMetadata,
   command,

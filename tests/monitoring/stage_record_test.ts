@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fromJsonText } from "../../models/_codec.ts";
-import { readText } from "../../stages/_artifacts.ts";
+import { readText } from "../../adapters/store/artifacts.ts";
 import {
   createStageLogger,
   environmentOfStage,
@@ -16,7 +16,7 @@ import {
   validateWorkflowName,
   withStageRecord,
   writeRunRecord,
-} from "../../stages/_stage_record.ts";
+} from "../../adapters/store/stage_records.ts";
 import { startLocalS3 } from "../stages/_s3rver.ts";
 import { failedRun, SHA, withTempStore } from "./_helpers.ts";
 

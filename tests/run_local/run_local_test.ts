@@ -16,10 +16,10 @@ import {
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
-import { captureContext, execute } from "../../cli/_command.ts";
+import { captureContext, execute } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
-import { LocalArtifactStore, readBuildMetadata } from "../../stages/_artifacts.ts";
-import { sha256Bytes } from "../../stages/_hash.ts";
+import { LocalArtifactStore, readBuildMetadata } from "../../adapters/store/artifacts.ts";
+import { sha256Bytes } from "../../adapters/store/hash.ts";
 import {
   createRunCommand,
   type CredentialCheck,

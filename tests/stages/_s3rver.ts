@@ -3,8 +3,8 @@
  * port and a temporary directory, and an S3 artifact store pointing at it with test credentials.
  * @module
  */
-import { createS3Client } from "../../stages/_aws.ts";
-import { S3ArtifactStore, type S3StoreOptions } from "../../stages/_artifacts.ts";
+import { createS3Client } from "../../adapters/aws/clients.ts";
+import { S3ArtifactStore, type S3StoreOptions } from "../../adapters/store/artifacts.ts";
 
 /** A running local S3 server. */
 export interface LocalS3 {

@@ -3,7 +3,7 @@
  * leaks it neither into the stage log, the uploaded `logs/build.log`, nor the BuildResult.
  */
 import assert from "node:assert/strict";
-import { LocalArtifactStore, logKey, readText } from "../../stages/_artifacts.ts";
+import { LocalArtifactStore, logKey, readText } from "../../adapters/store/artifacts.ts";
 import { runBuild } from "../../stages/build.ts";
 import { makeRepo, testGitEnv } from "./_git_repo.ts";
 

@@ -3,14 +3,18 @@
  * (git checkout, local store) or deploy's download, with hostile trees.
  */
 import assert from "node:assert/strict";
-import { captureContext } from "../../cli/_command.ts";
+import { captureContext } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
 import { parseConfig } from "../../models/config_parse.ts";
-import { encodeBuildMetadata, LocalArtifactStore, metadataKey } from "../../stages/_artifacts.ts";
-import { checkoutCommit } from "../../stages/_checkout.ts";
-import { sha256Stream } from "../../stages/_hash.ts";
-import type { StageInputs } from "../../stages/_runtime.ts";
-import { freshArtifactsDir } from "../../stages/_workspace.ts";
+import {
+  encodeBuildMetadata,
+  LocalArtifactStore,
+  metadataKey,
+} from "../../adapters/store/artifacts.ts";
+import { checkoutCommit } from "../../adapters/git/checkout.ts";
+import { sha256Stream } from "../../adapters/store/hash.ts";
+import type { StageInputs } from "../../command/stage_runtime.ts";
+import { freshArtifactsDir } from "../../adapters/workspace/boundary.ts";
 import { type BuildDeps, runBuild } from "../../stages/build.ts";
 import { downloadArtifacts } from "../../stages/deploy.ts";
 import { makeRepo, testGitEnv } from "./_git_repo.ts";
@@ -231,7 +235,7 @@ Deno.test("item 9: build.artifacts '.' (or .git, or the store) is refused by con
   assert.equal(parseConfig(configYaml(["true"], "..dist")).ok, true);
   await withFixture(async (f) => {
     // A config that bypassed validation (written by hand, older binary) is refused at run time.
-    const { freshArtifactsDir: fresh } = await import("../../stages/_workspace.ts");
+    const { freshArtifactsDir: fresh } = await import("../../adapters/workspace/boundary.ts");
     await Deno.mkdir(f.inputs.workspace, { recursive: true });
     for (const bad of [".", ".git"]) {
       await assert.rejects(() => fresh(f.inputs.workspace, bad), /build.artifacts/);

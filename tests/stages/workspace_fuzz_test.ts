@@ -8,14 +8,18 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import fc from "fast-check";
-import { encodeBuildMetadata, LocalArtifactStore, metadataKey } from "../../stages/_artifacts.ts";
-import { sha256File } from "../../stages/_hash.ts";
+import {
+  encodeBuildMetadata,
+  LocalArtifactStore,
+  metadataKey,
+} from "../../adapters/store/artifacts.ts";
+import { sha256File } from "../../adapters/store/hash.ts";
 import {
   assertReadableInside,
   freshArtifactsDir,
   listPublishableFiles,
   resolveArtifactsDir,
-} from "../../stages/_workspace.ts";
+} from "../../adapters/workspace/boundary.ts";
 import { downloadArtifacts } from "../../stages/deploy.ts";
 
 const MARK = "OUTSIDE-BYTES-";

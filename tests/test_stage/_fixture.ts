@@ -4,7 +4,7 @@
  * inputs/deps pointing at them.
  * @module
  */
-import { LocalArtifactStore, outputsKey } from "../../stages/_artifacts.ts";
+import { LocalArtifactStore, outputsKey } from "../../adapters/store/artifacts.ts";
 import type { StackOutputs, TestDeps, TestInputs } from "../../stages/test.ts";
 import { makeRepo, testGitEnv } from "../stages/_git_repo.ts";
 

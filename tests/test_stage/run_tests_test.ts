@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { captureContext } from "../../cli/_command.ts";
+import { captureContext } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
 import { fromJsonText } from "../../models/_codec.ts";
 import { AphexError } from "../../models/errors.ts";
-import { type ArtifactStore, outputsKey, readText } from "../../stages/_artifacts.ts";
-import { checkoutCommit } from "../../stages/_checkout.ts";
+import { type ArtifactStore, outputsKey, readText } from "../../adapters/store/artifacts.ts";
+import { checkoutCommit } from "../../adapters/git/checkout.ts";
 import {
   runTests,
   testLogKey,
