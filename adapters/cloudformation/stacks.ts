@@ -7,6 +7,7 @@
  * Clock, sleep and randomness are injected so tests run instantly and deterministically.
  * @module
  */
+import { RetriesExhausted, retrying } from "../retry.ts";
 import {
   type CloudFormationClient,
   DeleteStackCommand,
@@ -77,18 +78,17 @@ export async function withThrottlingRetry<T>(
   operation: () => Promise<T>,
   options: RetryOptions & { name?: string } = {},
 ): Promise<T> {
-  const attempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
-  const sleep = options.sleep ?? realSleep;
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await operation();
-    } catch (error) {
-      if (!isThrottlingError(error)) throw error;
-      if (attempt >= attempts) {
-        throw new ThrottledError(options.name ?? "AWS call", attempt, error);
-      }
-      await sleep(backoffDelay(attempt, options));
-    }
+  try {
+    return (await retrying(() => operation(), {
+      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      retryable: isThrottlingError,
+      delayMs: (retry) => backoffDelay(retry, options),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+    })).value;
+  } catch (e) {
+    if (!(e instanceof RetriesExhausted)) throw e;
+    if (!e.retryable) throw e.cause;
+    throw new ThrottledError(options.name ?? "AWS call", e.attempts, e.cause);
   }
 }
 

@@ -10,6 +10,7 @@
  * fail a deployment. The AWS SDK modules are imported lazily, when something is sent.
  * @module
  */
+import { RetriesExhausted, retrying } from "../retry.ts";
 import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
 import type { CloudWatchLogsClient, InputLogEvent } from "@aws-sdk/client-cloudwatch-logs";
 import {
@@ -222,8 +223,6 @@ export interface AwsRetryOptions {
   random?: () => number;
 }
 
-const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** Whether an AWS error is worth retrying: throttling, 5xx, or a network/timeout error. */
 export function isRetryableAwsError(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
@@ -264,15 +263,15 @@ export async function withAwsRetry<T>(
   op: () => Promise<T>,
   options: AwsRetryOptions = {},
 ): Promise<{ value: T; attempts: number }> {
-  const max = Math.max(1, options.maxAttempts ?? 4);
-  const sleep = options.sleep ?? realSleep;
-  for (let attempt = 1;; attempt++) {
-    try {
-      return { value: await op(), attempts: attempt };
-    } catch (e) {
-      if (attempt >= max || !isRetryableAwsError(e)) throw e;
-      await sleep(retryDelay(attempt, options));
-    }
+  try {
+    return await retrying(() => op(), {
+      maxAttempts: options.maxAttempts ?? 4,
+      retryable: isRetryableAwsError,
+      delayMs: (retry) => retryDelay(retry, options),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+    });
+  } catch (e) {
+    throw e instanceof RetriesExhausted ? e.cause : e;
   }
 }
 

@@ -9,6 +9,7 @@
  * mention it are redacted. The SNS SDK is imported lazily.
  * @module
  */
+import { RetriesExhausted, retrying } from "../retry.ts";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import type { RunStatus } from "../../models/metadata.ts";
 import type { AwsClientOptions } from "../aws/clients.ts";
@@ -189,8 +190,6 @@ export interface PostJsonOptions extends HttpRetryOptions {
   secrets?: string[];
 }
 
-const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** An error's message with its cause (fetch puts the useful part, and the URL, in the cause). */
 function errorText(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
@@ -219,17 +218,13 @@ export async function postJson(
     (options.secrets ?? []).filter((s) => s.length >= 4),
   );
   const doFetch = options.fetch ?? fetch;
-  const sleep = options.sleep ?? realSleep;
-  const max = Math.max(1, options.maxAttempts ?? 3);
   const text = JSON.stringify(body);
-  let lastError = "";
-  for (let attempt = 1; attempt <= max; attempt++) {
+  const attempt = async () => {
     const controller = new AbortController();
     const timer = setTimeout(
       () => controller.abort(new Error(`timed out after ${options.timeoutMs ?? 10_000} ms`)),
       options.timeoutMs ?? 10_000,
     );
-    let retryable = true;
     try {
       const res = await doFetch(url, {
         method: "POST",
@@ -238,21 +233,29 @@ export async function postJson(
         signal: controller.signal,
       });
       const responseText = (await res.text()).slice(0, 300).replace(/\s+/g, " ").trim();
-      if (res.ok) return { channel: options.channel, ok: true, attempts: attempt };
-      const err = new HttpStatusError(res.status, responseText);
-      retryable = err.retryable;
-      throw err;
-    } catch (e) {
-      lastError = redact(errorText(e));
+      if (!res.ok) throw new HttpStatusError(res.status, responseText);
     } finally {
       clearTimeout(timer);
     }
-    if (!retryable || attempt === max) {
-      return { channel: options.channel, ok: false, attempts: attempt, error: lastError };
-    }
-    await sleep((options.baseDelayMs ?? 1000) * 2 ** (attempt - 1));
+  };
+  try {
+    const { attempts } = await retrying(attempt, {
+      maxAttempts: options.maxAttempts ?? 3,
+      // Network errors and timeouts are retried; HTTP statuses only when transient.
+      retryable: (e) => !(e instanceof HttpStatusError) || e.retryable,
+      delayMs: (retry) => (options.baseDelayMs ?? 1000) * 2 ** (retry - 1),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+    });
+    return { channel: options.channel, ok: true, attempts };
+  } catch (e) {
+    const failure = e instanceof RetriesExhausted ? e : new RetriesExhausted(e, 1, false);
+    return {
+      channel: options.channel,
+      ok: false,
+      attempts: failure.attempts,
+      error: redact(errorText(failure.cause)),
+    };
   }
-  return { channel: options.channel, ok: false, attempts: max, error: lastError };
 }
 
 /** Secret forms of a URL to redact from errors: as given, normalized, and its path. */
