@@ -31,6 +31,7 @@ import {
 } from "../command/contract.ts";
 import { checkConfigFile } from "../command/config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
+import { shellWords } from "../models/shell_words.ts";
 import { describeError, ExitCode, formatIssue } from "../models/errors.ts";
 import { CDK_JSON, findCdkAppDir } from "../adapters/cdk/cli.ts";
 import type { GitRunner } from "../adapters/git/checkout.ts";
@@ -195,7 +196,9 @@ const SHELL_WORDS = new Set([
  * for shell builtins/keywords, paths (`./x`, `/bin/x`), expansions and quoted words.
  */
 export function commandTool(command: string): string | undefined {
-  const words = command.trim().split(/\s+/);
+  // A quoted first word may name anything (the check would guess): skipped, like expansions.
+  if (/^\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*["']/.test(command)) return undefined;
+  const { words } = shellWords(command);
   let i = 0;
   while (i < words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]!)) i++;
   const first = words[i];

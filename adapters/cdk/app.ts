@@ -6,9 +6,8 @@
  * @module
  */
 import { dirname, join, resolve } from "node:path";
-// @ts-types="@types/shell-quote"
-import { parse as parseShell } from "shell-quote";
 import { AphexError, ExitCode, usageError } from "../../models/errors.ts";
+import { shellWords } from "../../models/shell_words.ts";
 import {
   type CdkRunner,
   type CloudAssembly,
@@ -24,22 +23,12 @@ import {
  */
 export function parseCdkCommand(text: string | undefined): readonly string[] {
   if (text === undefined || text.trim() === "") return DEFAULT_CDK_COMMAND;
-  const words = parseShellWords(text);
-  if (words === undefined) {
+  const { words, complete } = shellWords(text);
+  if (!complete) {
     throw usageError(
       `--cdk-command ${JSON.stringify(text.slice(0, 80))} must be a plain command and its ` +
         "arguments (no shell operators, globs or comments)",
     );
-  }
-  return words;
-}
-
-/** Shell-style words of `text`, or undefined when it holds operators, globs or comments. */
-export function parseShellWords(text: string): string[] | undefined {
-  const words: string[] = [];
-  for (const entry of parseShell(text, (name) => `$${name}`)) {
-    if (typeof entry !== "string") return undefined;
-    words.push(entry);
   }
   return words;
 }
