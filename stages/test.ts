@@ -13,7 +13,7 @@
  * passed or failed by its exit code. Numbers are never invented.
  * @module
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import {
   type Command,
   type CommandContext,
@@ -21,27 +21,10 @@ import {
   runMain,
   str,
 } from "../command/contract.ts";
-import {
-  array,
-  boolean,
-  type Codec,
-  fromJsonText,
-  integer,
-  literal,
-  nullable,
-  number,
-  object,
-  record,
-  string,
-  toJsonText,
-} from "../models/_codec.ts";
+import { type Codec, fromJsonText, record, string } from "../models/_codec.ts";
 import type { EnvironmentConfig } from "../models/config.ts";
-import { AphexError, ExitCode, usageError } from "../models/errors.ts";
-import {
-  type CountSource,
-  type TestExecutionResult,
-  TestExecutionResultCodec,
-} from "../models/results.ts";
+import { AphexError, ExitCode } from "../models/errors.ts";
+import { type TestExecutionResult, TestExecutionResultCodec } from "../models/results.ts";
 import {
   type ArtifactStore,
   openArtifactStore,
@@ -70,22 +53,30 @@ import {
   type StageInputs,
   writeOutputs,
 } from "../command/stage_runtime.ts";
-import { type JUnitReport, parseTestReport } from "../models/test_report.ts";
+import {
+  commandFailed,
+  countCommand,
+  encodeTestRun,
+  oneLine,
+  overallCountSource,
+  renderSummaryTable,
+  seconds,
+  type TestCommandReport,
+  type TestRunDocument,
+  TestRunDocumentCodec,
+} from "../models/test_run.ts";
+import {
+  changedReportFiles,
+  findReportFiles,
+  globToRegExp,
+  readReports,
+} from "../adapters/workspace/report_files.ts";
 
 /** Default per-command timeout (1 hour, the test pod's deadline). */
 export const DEFAULT_TEST_COMMAND_TIMEOUT_MS = 60 * 60 * 1000;
 
 /** JUnit report globs used when none is given (relative to the workspace). */
 export const DEFAULT_JUNIT_GLOBS: readonly string[] = ["**/junit*.xml", "test-results/**/*.xml"];
-
-/** Directories never searched for JUnit reports. */
-export const JUNIT_EXCLUDED_DIRS: readonly string[] = ["node_modules", ".git"];
-
-/** Largest JUnit file read (bigger ones are skipped with a note). */
-export const MAX_JUNIT_BYTES = 32 * 1024 * 1024;
-
-/** Most JUnit files read after one command. */
-export const MAX_JUNIT_FILES = 1000;
 
 /** Largest command log parsed whole for counts; beyond it only the output tails are parsed. */
 export const MAX_PARSED_LOG_BYTES = 16 * 1024 * 1024;
@@ -115,92 +106,6 @@ export function testLogKey(commitSha: string, environment: string, n: number): s
   return validateKey(`${commitSha}/tests/${environment}/${n}.log`);
 }
 
-/** What one test command did and how its tests were counted. */
-export interface TestCommandReport {
-  /** 1-based position in `tests.commands`. */
-  index: number;
-  /** The command string (secrets redacted). */
-  command: string;
-  /** Exit code (124 on timeout, 128 + n when killed by signal n). */
-  exitCode: number;
-  /** Whether the per-command timeout fired. */
-  timedOut: boolean;
-  /** Whether the stage was cancelled while it ran. */
-  cancelled: boolean;
-  /** Duration in seconds. */
-  duration: number;
-  /** Tests counted for this command. */
-  testCount: number;
-  /** Tests passed. */
-  passedCount: number;
-  /** Tests failed. */
-  failedCount: number;
-  /** Tests skipped (included in `testCount`, in neither passed nor failed). */
-  skippedCount: number;
-  /** Where the counts come from. */
-  countSource: CountSource;
-  /** JUnit files the command left (workspace-relative), read for counts. */
-  junitFiles: string[];
-  /** Parser notes and disagreements between exit code and report. */
-  notes: string[];
-  /** URI of the stored log, or null when it could not be stored. */
-  logUri: string | null;
-}
-
-/** Contents of `<sha>/tests/<env>/result.json`. */
-export interface TestRunDocument {
-  /** Commit tested. */
-  commitSha: string;
-  /** Environment tested. */
-  environment: string;
-  /** False when the environment has no `tests` section (nothing ran). */
-  testsConfigured: boolean;
-  /** The spec's result, totals over every command. */
-  result: TestExecutionResult;
-  /** Skipped tests over every command (part of `testCount`). */
-  skippedCount: number;
-  /** One entry per command run, in order. */
-  commands: TestCommandReport[];
-  /** Stage-level notes (no tests configured, cancellation, large outputs…). */
-  notes: string[];
-}
-
-const COUNT_SOURCE = literal("junit", "tap", "summary", "per-command");
-
-/** JSON codec of {@linkcode TestCommandReport}. */
-export const TestCommandReportCodec: Codec<TestCommandReport> = object<TestCommandReport>({
-  index: integer,
-  command: string,
-  exitCode: integer,
-  timedOut: boolean,
-  cancelled: boolean,
-  duration: number,
-  testCount: integer,
-  passedCount: integer,
-  failedCount: integer,
-  skippedCount: integer,
-  countSource: COUNT_SOURCE,
-  junitFiles: array(string),
-  notes: array(string),
-  logUri: nullable(string),
-});
-
-/** JSON codec of {@linkcode TestRunDocument}. */
-export const TestRunDocumentCodec: Codec<TestRunDocument> = object<TestRunDocument>({
-  commitSha: string,
-  environment: string,
-  testsConfigured: boolean,
-  result: TestExecutionResultCodec,
-  skippedCount: integer,
-  commands: array(TestCommandReportCodec),
-  notes: array(string),
-});
-
-/** Serializes the results document (pretty JSON). */
-export function encodeTestRun(doc: TestRunDocument): string {
-  return toJsonText(TestRunDocumentCodec, doc, true) + "\n";
-}
-
 /** Inputs of {@linkcode runTests}: the stage inputs plus the environment and report globs. */
 export interface TestInputs extends StageInputs {
   /** Environment to test (`--env`/`APHEX_ENV`); usage error naming the valid ones when unset. */
@@ -227,305 +132,6 @@ export interface TestOutcome {
   resultUri?: string;
   /** Why the stage failed. */
   failure?: string;
-}
-
-// ---------------------------------------------------------------------------------------------
-// JUnit report discovery
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-}
-
-function segmentToRegExp(seg: string): string {
-  let out = "";
-  for (let i = 0; i < seg.length; i++) {
-    const c = seg[i]!;
-    if (c === "*") {
-      while (seg[i + 1] === "*") i++;
-      out += "[^/]*";
-    } else if (c === "?") {
-      out += "[^/]";
-    } else if (c === "[") {
-      const end = seg.indexOf("]", i + 2);
-      if (end < 0) {
-        out += "\\[";
-        continue;
-      }
-      let body = seg.slice(i + 1, end);
-      const negate = body.startsWith("!") || body.startsWith("^");
-      if (negate) body = body.slice(1);
-      out += `[${negate ? "^/" : ""}${body.replace(/[\\\]^]/g, "\\$&")}]`;
-      i = end;
-    } else if (c === "{") {
-      const end = seg.indexOf("}", i + 1);
-      const inner = end < 0 ? "" : seg.slice(i + 1, end);
-      if (end < 0 || inner.includes("{")) {
-        out += "\\{";
-        continue;
-      }
-      out += `(?:${inner.split(",").map(segmentToRegExp).join("|")})`;
-      i = end;
-    } else {
-      out += escapeRegExp(c);
-    }
-  }
-  return out;
-}
-
-/**
- * Compiles a workspace-relative glob to a RegExp over `/`-separated relative paths: `*` and `?`
- * stay within one path segment, `**` as a whole segment matches any number of segments (zero
- * included), `[abc]`/`[!abc]` are character classes and `{a,b}` alternatives within a segment.
- * Usage error for absolute patterns and patterns with `..`.
- */
-export function globToRegExp(glob: string): RegExp {
-  let g = glob.trim();
-  while (g.startsWith("./")) g = g.slice(2);
-  const segments = g.split("/").filter((s) => s !== "" && s !== ".");
-  if (g.startsWith("/") || segments.length === 0 || segments.includes("..")) {
-    throw usageError(
-      `JUnit glob ${JSON.stringify(glob)} must be a non-empty path relative to the workspace ` +
-        "without '..' (e.g. test-results/**/*.xml)",
-    );
-  }
-  let re = "^";
-  for (const [i, seg] of segments.entries()) {
-    const last = i === segments.length - 1;
-    if (seg === "**") re += last ? ".*" : "(?:[^/]+/)*";
-    else re += segmentToRegExp(seg) + (last ? "" : "/");
-  }
-  return new RegExp(re + "$");
-}
-
-/** Modification stamp of a report file (mtime and size). */
-export type FileStamps = Map<string, { mtimeMs: number; size: number }>;
-
-/** Options of {@linkcode findReportFiles}. */
-export interface FindReportOptions {
-  /** Absolute directories not searched (besides node_modules and .git), e.g. the local store. */
-  excludeDirs?: string[];
-}
-
-/**
- * Files under `root` whose workspace-relative path matches one of `patterns`, with their mtime and
- * size. Skips `node_modules`, `.git`, the `excludeDirs` and symbolic links.
- */
-export async function findReportFiles(
-  root: string,
-  patterns: readonly RegExp[],
-  options: FindReportOptions = {},
-): Promise<FileStamps> {
-  const excluded = new Set((options.excludeDirs ?? []).map((d) => resolve(d)));
-  const found: FileStamps = new Map();
-  const walk = async (abs: string, rel: string): Promise<void> => {
-    let entries: Deno.DirEntry[];
-    try {
-      entries = await Array.fromAsync(Deno.readDir(abs));
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) return;
-      throw e;
-    }
-    for (const entry of entries) {
-      const childAbs = join(abs, entry.name);
-      const childRel = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory) {
-        if (JUNIT_EXCLUDED_DIRS.includes(entry.name) || excluded.has(childAbs)) continue;
-        await walk(childAbs, childRel);
-      } else if (entry.isFile && patterns.some((p) => p.test(childRel))) {
-        try {
-          const stat = await Deno.stat(childAbs);
-          found.set(childRel, { mtimeMs: stat.mtime?.getTime() ?? 0, size: stat.size });
-        } catch {
-          // removed while we looked
-        }
-      }
-    }
-  };
-  await walk(resolve(root), "");
-  return found;
-}
-
-/**
- * Report files modified by a command: new since `before`, changed (mtime or size) since
- * `before`, or modified after `startedMs`. Sorted by path.
- */
-export function changedReportFiles(
-  before: FileStamps,
-  after: FileStamps,
-  startedMs: number,
-): string[] {
-  const out: string[] = [];
-  for (const [path, stamp] of after) {
-    const old = before.get(path);
-    if (
-      !old || old.mtimeMs !== stamp.mtimeMs || old.size !== stamp.size || stamp.mtimeMs > startedMs
-    ) {
-      out.push(path);
-    }
-  }
-  return out.sort();
-}
-
-async function readReports(
-  workspace: string,
-  paths: string[],
-  notes: string[],
-): Promise<JUnitReport[]> {
-  const reports: JUnitReport[] = [];
-  if (paths.length > MAX_JUNIT_FILES) {
-    notes.push(`${paths.length} JUnit files found; only the first ${MAX_JUNIT_FILES} were read`);
-  }
-  for (const path of paths.slice(0, MAX_JUNIT_FILES)) {
-    const abs = join(workspace, path);
-    try {
-      const { size } = await Deno.stat(abs);
-      if (size > MAX_JUNIT_BYTES) {
-        notes.push(`${path}: ${size} bytes is over the ${MAX_JUNIT_BYTES}-byte limit; not read`);
-        continue;
-      }
-      reports.push({ name: path, content: await Deno.readTextFile(abs) });
-    } catch (e) {
-      notes.push(`${path}: cannot be read (${e instanceof Error ? e.message : e})`);
-    }
-  }
-  return reports;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Counting and the summary
-
-const SOURCE_RANK: Record<CountSource, number> = {
-  "junit": 0,
-  "tap": 1,
-  "summary": 2,
-  "per-command": 3,
-};
-
-/**
- * The result's count source: the least precise one any command needed (junit > tap > summary >
- * per-command); `per-command` when no command ran.
- */
-export function overallCountSource(sources: readonly CountSource[]): CountSource {
-  if (sources.length === 0) return "per-command";
-  return sources.reduce((a, b) => (SOURCE_RANK[b] > SOURCE_RANK[a] ? b : a));
-}
-
-function failed(c: Pick<TestCommandReport, "exitCode" | "timedOut" | "cancelled">): boolean {
-  return c.exitCode !== 0 || c.timedOut || c.cancelled;
-}
-
-function seconds(ms: number): number {
-  return Math.round(ms / 10) / 100;
-}
-
-/**
- * Counts for one finished command from its output and JUnit reports: parsed counts when
- * {@linkcode parseTestReport} finds any, else one test passed or failed by its exit code.
- * Disagreements between the exit code and the report are noted (the exit code decides success).
- */
-export function countCommand(
-  outcome: Pick<CommandOutcome, "exitCode" | "timedOut" | "cancelled">,
-  output: string,
-  junit: readonly JUnitReport[],
-): Pick<
-  TestCommandReport,
-  "testCount" | "passedCount" | "failedCount" | "skippedCount" | "countSource" | "notes"
-> {
-  const parsed = parseTestReport(output, { junit });
-  const bad = failed(outcome);
-  if (!parsed) {
-    return {
-      testCount: 1,
-      passedCount: bad ? 0 : 1,
-      failedCount: bad ? 1 : 0,
-      skippedCount: 0,
-      countSource: "per-command",
-      notes: [
-        `no JUnit report, TAP output or test summary found; counted as one ${
-          bad ? "failed" : "passed"
-        } test`,
-      ],
-    };
-  }
-  const notes = [...parsed.notes];
-  if (bad && parsed.failedCount === 0) {
-    notes.push(`the command failed (exit ${outcome.exitCode}) but its report shows no failed test`);
-  } else if (!bad && parsed.failedCount > 0) {
-    notes.push(
-      `the report shows ${parsed.failedCount} failed test(s) but the command exited 0; ` +
-        "the exit code decides success",
-    );
-  }
-  return {
-    testCount: parsed.testCount,
-    passedCount: parsed.passedCount,
-    failedCount: parsed.failedCount,
-    skippedCount: parsed.skippedCount,
-    countSource: parsed.source,
-    notes,
-  };
-}
-
-/** A command string on one line: newlines shown as `\n` (multi-line YAML commands). */
-function oneLine(command: string): string {
-  return command.replace(/\r?\n/g, "\\n");
-}
-
-function truncate(text: string, width: number): string {
-  return text.length <= width ? text : text.slice(0, width - 1) + "…";
-}
-
-/**
- * The summary table printed at the end of the log: one row per command (command, exit code,
- * tests, passed, failed, source, duration), a total row and the verdict.
- */
-export function renderSummaryTable(doc: TestRunDocument): string[] {
-  const header = ["#", "command", "exit", "tests", "passed", "failed", "source", "duration"];
-  const rows = doc.commands.map((c) => [
-    String(c.index),
-    truncate(oneLine(c.command), 48),
-    c.timedOut ? `${c.exitCode} (timeout)` : c.cancelled ? `${c.exitCode} (cancelled)` : String(
-      c.exitCode,
-    ),
-    String(c.testCount),
-    String(c.passedCount),
-    String(c.failedCount),
-    c.countSource,
-    `${c.duration.toFixed(2)} s`,
-  ]);
-  const r = doc.result;
-  rows.push([
-    "",
-    "total",
-    String(r.exitCode),
-    String(r.testCount),
-    String(r.passedCount),
-    String(r.failedCount),
-    r.countSource,
-    `${r.duration.toFixed(2)} s`,
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const numeric = new Set([0, 2, 3, 4, 5]);
-  const line = (cells: string[]) =>
-    cells.map((cell, i) => numeric.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))
-      .join("  ").trimEnd();
-  const failedCommands = doc.commands.filter(failed).length;
-  const verdict = r.success
-    ? `PASSED: ${doc.commands.length} command(s) ok`
-    : `FAILED: ${failedCommands} of ${doc.commands.length} command(s) failed`;
-  return [
-    `test summary for ${doc.environment} at ${doc.commitSha.slice(0, 12)}:`,
-    line(header),
-    line(widths.map((w) => "-".repeat(w))),
-    ...rows.slice(0, -1).map(line),
-    line(widths.map((w) => "-".repeat(w))),
-    line(rows[rows.length - 1]!),
-    `${verdict}; ${r.testCount} test(s), ${r.passedCount} passed, ${r.failedCount} failed, ` +
-    `${doc.skippedCount} skipped (counts: ${r.countSource})`,
-    ...(r.countSource === "per-command"
-      ? ["per-command: at least one command left no parseable report; it counts as one test"]
-      : []),
-  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -704,7 +310,7 @@ async function runTestCommand(ctx: RunContext, n: number, command: string): Prom
       logUri,
     };
     log(
-      `[${label}] ${failed(report) ? "FAILED" : "ok"} (exit ${outcome.exitCode}) in ${
+      `[${label}] ${commandFailed(report) ? "FAILED" : "ok"} (exit ${outcome.exitCode}) in ${
         report.duration.toFixed(2)
       } s: ${report.testCount} test(s), ${report.passedCount} passed, ${report.failedCount} ` +
         `failed (${report.countSource}${junitFiles.length ? `: ${junitFiles.join(", ")}` : ""})`,
@@ -723,7 +329,7 @@ function summarize(
 ): { result: TestExecutionResult; skippedCount: number } {
   const sum = (k: "testCount" | "passedCount" | "failedCount" | "skippedCount") =>
     runs.reduce((acc, r) => acc + r.report[k], 0);
-  const firstFailure = runs.find((r) => failed(r.report));
+  const firstFailure = runs.find((r) => commandFailed(r.report));
   const notStarted = runs.length < options.planned;
   const shown = (firstFailure ?? runs.at(-1))?.outcome;
   return {
@@ -759,7 +365,7 @@ async function publish(
   }
   const resultUri = ctx.store.uriFor(key);
   ctx.log(`[test] results stored at ${resultUri}`);
-  const failedCommands = doc.commands.filter(failed);
+  const failedCommands = doc.commands.filter(commandFailed);
   if (failedCommands.length > 0 || !doc.result.success) {
     const failure = failedCommands.length > 0
       ? `test command(s) ${failedCommands.map((c) => `#${c.index}`).join(", ")} failed`

@@ -3,16 +3,18 @@ import fc from "fast-check";
 import { fromJsonText } from "../../models/_codec.ts";
 import type { CountSource } from "../../models/results.ts";
 import {
-  changedReportFiles,
   countCommand,
   encodeTestRun,
-  findReportFiles,
-  globToRegExp,
   overallCountSource,
   renderSummaryTable,
   type TestRunDocument,
   TestRunDocumentCodec,
-} from "../../stages/test.ts";
+} from "../../models/test_run.ts";
+import {
+  changedReportFiles,
+  findReportFiles,
+  globToRegExp,
+} from "../../adapters/workspace/report_files.ts";
 import { AphexError } from "../../models/errors.ts";
 
 const GLOB_CASES: [string, string[], string[]][] = [
