@@ -58,3 +58,27 @@ export async function retrying<T>(
     }
   }
 }
+
+/**
+ * Runs `operation` with an abort signal that fires after `ms`; the call then rejects with
+ * `timeoutError()` even if the operation ignores the signal.
+ */
+export async function withDeadline<T>(
+  operation: (signal: AbortSignal) => Promise<T>,
+  ms: number,
+  timeoutError: () => Error,
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(timeoutError());
+    }, ms);
+  });
+  try {
+    return await Promise.race([operation(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -32,6 +32,7 @@ import {
 import { checkConfigFile } from "../command/config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
 import { shellWords } from "../models/shell_words.ts";
+import { withDeadline } from "../adapters/retry.ts";
 import { describeError, ExitCode, formatIssue } from "../models/errors.ts";
 import { CDK_JSON, findCdkAppDir } from "../adapters/cdk/cli.ts";
 import type { GitRunner } from "../adapters/git/checkout.ts";
@@ -311,24 +312,12 @@ export async function checkTool(
   return { ok: false, detail: failures.join("; ") };
 }
 
-async function withTimeout<T>(
+function withTimeout<T>(
   fn: (signal: AbortSignal) => Promise<T>,
   ms: number,
   what: string,
 ): Promise<T> {
-  const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new Error(`no answer from ${what} within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([fn(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withDeadline(fn, ms, () => new Error(`no answer from ${what} within ${ms} ms`));
 }
 
 function isEmptyContextValue(value: unknown): boolean {

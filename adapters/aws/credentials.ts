@@ -8,6 +8,7 @@
  * values for the log redactor; they never appear in an error message.
  * @module
  */
+import { withDeadline } from "../retry.ts";
 import {
   AssumeRoleCommand,
   GetCallerIdentityCommand,
@@ -140,23 +141,11 @@ class StsTimeout extends Error {
 }
 
 /** Sends an STS command bounded by `timeoutMs` (the request is aborted on timeout). */
-async function sendBounded<T>(
+function sendBounded<T>(
   send: (abortSignal: AbortSignal) => Promise<T>,
   timeoutMs: number,
 ): Promise<T> {
-  const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new StsTimeout(timeoutMs));
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([send(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withDeadline(send, timeoutMs, () => new StsTimeout(timeoutMs));
 }
 
 function redactor(secrets: string[]): (text: string) => string {
