@@ -31,10 +31,12 @@ import {
 } from "../command/contract.ts";
 import { checkConfigFile } from "../command/config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
-import { shellWords } from "../models/shell_words.ts";
 import { withDeadline } from "../adapters/retry.ts";
 import { describeError, ExitCode, formatIssue } from "../models/errors.ts";
 import { CDK_JSON, findCdkAppDir } from "../adapters/cdk/cli.ts";
+import { readCdkContext } from "../adapters/cdk/context.ts";
+import { checkTool } from "../adapters/process/tool_version.ts";
+import { BASE_TOOLS, requiredTools } from "../models/command_tools.ts";
 import type { GitRunner } from "../adapters/git/checkout.ts";
 // The AWS SDK is loaded only when the AWS checks run (not with --skip-aws, not for --help).
 import type { AwsCredentials, StsClientFactory } from "../adapters/aws/credentials.ts";
@@ -53,12 +55,6 @@ import {
   WORKSPACE_OPTIONS,
   type WorkspaceInputs,
 } from "../command/workspace_inputs.ts";
-
-/** Tools every pipeline needs whatever the commands are. */
-export const BASE_TOOLS: readonly string[] = ["git", "node", "npx"];
-
-/** Default bound of one `<tool> --version` / `<tool> -v` (ms). */
-export const DEFAULT_TOOL_TIMEOUT_MS = 15_000;
 
 /**
  * Oldest CDK bootstrap stack version a deployment works with: what aws-cdk-lib's
@@ -155,207 +151,12 @@ export interface PreflightReport {
   skippedAws: boolean;
 }
 
-const SHELL_WORDS = new Set([
-  "!",
-  ".",
-  ":",
-  "[",
-  "[[",
-  "alias",
-  "case",
-  "cd",
-  "command",
-  "echo",
-  "env",
-  "eval",
-  "exec",
-  "exit",
-  "export",
-  "false",
-  "for",
-  "if",
-  "printf",
-  "pushd",
-  "popd",
-  "read",
-  "set",
-  "source",
-  "test",
-  "time",
-  "true",
-  "ulimit",
-  "umask",
-  "unset",
-  "until",
-  "while",
-  "{",
-  "(",
-]);
-
-/**
- * The tool a command string starts with: its first word after `VAR=value` assignments; undefined
- * for shell builtins/keywords, paths (`./x`, `/bin/x`), expansions and quoted words.
- */
-export function commandTool(command: string): string | undefined {
-  // A quoted first word may name anything (the check would guess): skipped, like expansions.
-  if (/^\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*["']/.test(command)) return undefined;
-  const { words } = shellWords(command);
-  let i = 0;
-  while (i < words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]!)) i++;
-  const first = words[i];
-  if (first === undefined || first === "") return undefined;
-  if (SHELL_WORDS.has(first) || !/^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/.test(first)) return undefined;
-  return first;
-}
-
-/**
- * Tools needed by the commands of the configuration (build, and the hooks and tests of the given
- * environments), after {@linkcode BASE_TOOLS}, each once, in order of first use.
- */
-export function requiredTools(
-  config: Pick<AphexConfig, "build">,
-  environments: readonly EnvironmentConfig[],
-): string[] {
-  const commands = [
-    ...config.build.commands,
-    ...environments.flatMap((e) => [
-      ...e.hooks.preDeploy,
-      ...e.hooks.postDeploy,
-      ...(e.tests?.commands ?? []),
-    ]),
-  ];
-  const tools = [...BASE_TOOLS];
-  for (const c of commands) {
-    const tool = commandTool(c);
-    if (tool && !tools.includes(tool)) tools.push(tool);
-  }
-  return tools;
-}
-
-/** Flags a tool may answer to with its version (the spec: `--version` or `-v`), tried in order. */
-export const VERSION_FLAGS: readonly string[] = ["--version", "-v"];
-
-interface VersionAnswer {
-  ok: boolean;
-  detail: string;
-  /** The tool is not on PATH (no other flag is worth trying). */
-  missing?: boolean;
-  /** It did not answer in time (no other flag is tried: the bound would double). */
-  timedOut?: boolean;
-}
-
-async function askVersion(
-  tool: string,
-  flag: string,
-  options: { env: Record<string, string>; cwd: string; timeoutMs: number },
-): Promise<VersionAnswer> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
-  try {
-    const out = await new Deno.Command(tool, {
-      args: [flag],
-      cwd: options.cwd,
-      env: options.env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: controller.signal,
-    }).output();
-    const text = new TextDecoder().decode(out.stdout).trim() ||
-      new TextDecoder().decode(out.stderr).trim();
-    const first = text.split("\n")[0]?.slice(0, 120) ?? "";
-    if (controller.signal.aborted) {
-      return {
-        ok: false,
-        timedOut: true,
-        detail: `\`${tool} ${flag}\` did not answer within ${options.timeoutMs} ms`,
-      };
-    }
-    if (!out.success) {
-      return {
-        ok: false,
-        detail: `\`${tool} ${flag}\` exited with code ${out.code}${first ? `: ${first}` : ""}`,
-      };
-    }
-    return { ok: true, detail: first };
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      return { ok: false, missing: true, detail: `\`${tool}\` is not on PATH` };
-    }
-    return {
-      ok: false,
-      detail: `\`${tool} ${flag}\` could not run: ${e instanceof Error ? e.message : e}`,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Asks a tool for its version (argv, no shell, bounded): `<tool> --version`, then `<tool> -v` when
- * the first is refused (tools that know only `-v`). Returns the version line, or a problem text
- * naming every attempt.
- */
-export async function checkTool(
-  tool: string,
-  options: { env: Record<string, string>; cwd: string; timeoutMs?: number },
-): Promise<{ ok: boolean; detail: string }> {
-  const bounded = { ...options, timeoutMs: options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS };
-  const failures: string[] = [];
-  for (const flag of VERSION_FLAGS) {
-    const answer = await askVersion(tool, flag, bounded);
-    if (answer.ok) return { ok: true, detail: answer.detail };
-    if (answer.missing || answer.timedOut) return { ok: false, detail: answer.detail };
-    failures.push(answer.detail);
-  }
-  return { ok: false, detail: failures.join("; ") };
-}
-
 function withTimeout<T>(
   fn: (signal: AbortSignal) => Promise<T>,
   ms: number,
   what: string,
 ): Promise<T> {
   return withDeadline(fn, ms, () => new Error(`no answer from ${what} within ${ms} ms`));
-}
-
-function isEmptyContextValue(value: unknown): boolean {
-  if (value === undefined || value === null) return true;
-  if (typeof value === "string") return value.trim() === "";
-  if (Array.isArray(value)) return value.length === 0;
-  if (typeof value === "object") return Object.keys(value).length === 0;
-  return false;
-}
-
-/** Reads the context of a CDK app: `cdk.json` `context` overlaid with `cdk.context.json`. */
-export async function readCdkContext(appDir: string): Promise<Record<string, unknown>> {
-  const context: Record<string, unknown> = {};
-  for (
-    const [file, pick] of [
-      [CDK_JSON, (doc: Record<string, unknown>) => doc.context],
-      ["cdk.context.json", (doc: Record<string, unknown>) => doc],
-    ] as const
-  ) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(join(appDir, file));
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) continue;
-      throw e;
-    }
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch {
-      throw new Error(`${join(appDir, file)} is not valid JSON`);
-    }
-    const part = typeof doc === "object" && doc !== null
-      ? pick(doc as Record<string, unknown>)
-      : {};
-    if (typeof part === "object" && part !== null) Object.assign(context, part);
-  }
-  return context;
 }
 
 async function checkEnvironmentAws(
@@ -439,6 +240,14 @@ async function checkEnvironmentAws(
     ssm.destroy();
   }
   return { problems, passed };
+}
+
+function isEmptyContextValue(value: unknown): boolean {
+  if (value === undefined || value === null) return true;
+  if (typeof value === "string") return value.trim() === "";
+  if (Array.isArray(value)) return value.length === 0;
+  if (typeof value === "object") return Object.keys(value).length === 0;
+  return false;
 }
 
 /**

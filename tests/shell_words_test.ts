@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { shellWords } from "../models/shell_words.ts";
 import { parseCdkCommand } from "../adapters/cdk/app.ts";
-import { commandTool } from "../stages/preflight.ts";
+import { commandTool } from "../models/command_tools.ts";
 import { AphexError } from "../models/errors.ts";
 
 Deno.test("shellWords: quotes kept together, nothing expanded, operators end the words", () => {

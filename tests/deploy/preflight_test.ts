@@ -7,12 +7,11 @@ import fc from "fast-check";
 import { captureContext } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";
+import { commandTool, requiredTools } from "../../models/command_tools.ts";
 import {
-  commandTool,
   formatProblem,
   loadSsmClientFactory,
   type PreflightReport,
-  requiredTools,
   runPreflight,
   type SsmClientFactory,
 } from "../../stages/preflight.ts";

@@ -1,7 +1,8 @@
 /** Preflight's tool check: a tool may answer `--version` or `-v` (the spec); both are tried. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { checkTool, runPreflight } from "../../stages/preflight.ts";
+import { checkTool } from "../../adapters/process/tool_version.ts";
+import { runPreflight } from "../../stages/preflight.ts";
 
 async function withTools(
   tools: Record<string, string>,
