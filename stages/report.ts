@@ -53,13 +53,15 @@ import {
 import {
   buildLogEvents,
   buildMetrics,
-  createCloudWatchClient,
-  createCloudWatchLogsClient,
   putMetrics,
   type PutMetricsResult,
   writeLogEvents,
   type WriteLogsResult,
 } from "../adapters/monitoring/cloudwatch.ts";
+import {
+  createCloudWatchClient,
+  createCloudWatchLogsClient,
+} from "../adapters/monitoring/clients.ts";
 import {
   argoWorkflowUrl,
   boundSummary,

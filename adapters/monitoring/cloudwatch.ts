@@ -10,7 +10,6 @@
  * fail a deployment. The AWS SDK modules are imported lazily, when something is sent.
  * @module
  */
-import { RetriesExhausted, retrying } from "../retry.ts";
 import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
 import type { CloudWatchLogsClient, InputLogEvent } from "@aws-sdk/client-cloudwatch-logs";
 import {
@@ -18,7 +17,7 @@ import {
   type WorkflowMetadata,
   WorkflowMetadataCodec,
 } from "../../models/metadata.ts";
-import type { AwsClientOptions } from "../aws/clients.ts";
+import { type AwsRetryOptions, describeAwsError, withAwsRetry } from "../aws/retry_policy.ts";
 import type { StageRecord } from "../store/stage_records.ts";
 
 /** CloudWatch metrics namespace. */
@@ -204,86 +203,6 @@ function splitBatches<T>(
   }
   if (current.length > 0) batches.push(current);
   return batches;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Retries
-
-/** Retry policy of AWS calls. */
-export interface AwsRetryOptions {
-  /** Total attempts (default 4). */
-  maxAttempts?: number;
-  /** First backoff ceiling in ms (default 500); doubles per retry, capped at `maxDelayMs`. */
-  baseDelayMs?: number;
-  /** Backoff cap in ms (default 8000). */
-  maxDelayMs?: number;
-  /** Sleep (tests inject a recorder). */
-  sleep?: (ms: number) => Promise<void>;
-  /** Random source in [0, 1) for jitter (default Math.random). */
-  random?: () => number;
-}
-
-/** Whether an AWS error is worth retrying: throttling, 5xx, or a network/timeout error. */
-export function isRetryableAwsError(error: unknown): boolean {
-  if (typeof error !== "object" || error === null) return false;
-  const e = error as {
-    name?: unknown;
-    message?: unknown;
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: number };
-    code?: unknown;
-  };
-  const name = typeof e.name === "string" ? e.name : "";
-  if (
-    /^(Throttling|ThrottlingException|ThrottledException|TooManyRequestsException|RequestLimitExceeded|RequestThrottled|ServiceUnavailable|InternalFailure|InternalServiceFault|LimitExceededException|TimeoutError|RequestTimeout|RequestTimeoutException)$/
-      .test(name)
-  ) {
-    return true;
-  }
-  if (e.$retryable) return true;
-  const status = e.$metadata?.httpStatusCode;
-  if (typeof status === "number" && (status === 429 || status >= 500)) return true;
-  if (typeof e.code === "string" && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE)$/.test(e.code)) {
-    return true;
-  }
-  return typeof e.message === "string" && /rate exceeded/i.test(e.message);
-}
-
-/** Jittered exponential delay before retry number `retry` (1-based). */
-export function retryDelay(retry: number, options: AwsRetryOptions = {}): number {
-  const ceiling = Math.min(
-    options.maxDelayMs ?? 8000,
-    (options.baseDelayMs ?? 500) * 2 ** (retry - 1),
-  );
-  return Math.floor((0.5 + 0.5 * (options.random ?? Math.random)()) * ceiling);
-}
-
-/** Runs `op`, retrying retryable AWS errors (see {@linkcode isRetryableAwsError}); rethrows the last. */
-export async function withAwsRetry<T>(
-  op: () => Promise<T>,
-  options: AwsRetryOptions = {},
-): Promise<{ value: T; attempts: number }> {
-  try {
-    return await retrying(() => op(), {
-      maxAttempts: options.maxAttempts ?? 4,
-      retryable: isRetryableAwsError,
-      delayMs: (retry) => retryDelay(retry, options),
-      ...(options.sleep ? { sleep: options.sleep } : {}),
-    });
-  } catch (e) {
-    throw e instanceof RetriesExhausted ? e.cause : e;
-  }
-}
-
-/** A short description of an AWS error (name: message). */
-export function describeAwsError(error: unknown): string {
-  if (error instanceof Error) {
-    const msg = error.message || "(no message)";
-    return error.name && error.name !== "Error" && !msg.startsWith(error.name)
-      ? `${error.name}: ${msg}`
-      : msg;
-  }
-  return String(error);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -541,53 +460,4 @@ export async function writeLogEvents(
     }
   }
   return result;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Clients
-
-/**
- * Connection and request timeouts of the monitoring clients (ms): a hanging endpoint must not hold
- * the report until its pod deadline.
- */
-export const AWS_REQUEST_TIMEOUTS = { connectionTimeout: 5_000, requestTimeout: 15_000 } as const;
-
-/**
- * SDK client settings shared by the monitoring clients (CloudWatch, CloudWatch Logs, SNS): region
- * from the options or `AWS_REGION`/`AWS_DEFAULT_REGION`, one SDK attempt per call
- * ({@linkcode withAwsRetry} retries), short timeouts, endpoint from the options,
- * `AWS_ENDPOINT_URL_<SERVICE>` (`endpointVar`) or `AWS_ENDPOINT_URL`.
- */
-export function monitoringClientConfig(options: AwsClientOptions, endpointVar: string) {
-  const env = options.env ?? {};
-  const endpoint = options.endpoint ?? env[endpointVar] ?? env.AWS_ENDPOINT_URL;
-  return {
-    region: options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
-    maxAttempts: options.maxAttempts ?? 1,
-    requestHandler: AWS_REQUEST_TIMEOUTS,
-    ...(endpoint ? { endpoint } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-  };
-}
-
-/**
- * Creates a CloudWatch client (default credential chain; one SDK attempt per call, since
- * {@linkcode withAwsRetry} does the retrying). Endpoint from `AWS_ENDPOINT_URL_CLOUDWATCH` or
- * `AWS_ENDPOINT_URL` when set.
- */
-export async function createCloudWatchClient(
-  options: AwsClientOptions = {},
-): Promise<CloudWatchClient> {
-  const { CloudWatchClient } = await import("@aws-sdk/client-cloudwatch");
-  return new CloudWatchClient(monitoringClientConfig(options, "AWS_ENDPOINT_URL_CLOUDWATCH"));
-}
-
-/** Creates a CloudWatch Logs client (see {@linkcode createCloudWatchClient}; `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`). */
-export async function createCloudWatchLogsClient(
-  options: AwsClientOptions = {},
-): Promise<CloudWatchLogsClient> {
-  const { CloudWatchLogsClient } = await import("@aws-sdk/client-cloudwatch-logs");
-  return new CloudWatchLogsClient(
-    monitoringClientConfig(options, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"),
-  );
 }

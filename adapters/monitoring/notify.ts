@@ -14,12 +14,8 @@ import type { SNSClient } from "@aws-sdk/client-sns";
 import type { RunStatus } from "../../models/metadata.ts";
 import type { AwsClientOptions } from "../aws/clients.ts";
 import { makeRedactor, type Redactor } from "../process/exec.ts";
-import {
-  type AwsRetryOptions,
-  describeAwsError,
-  monitoringClientConfig,
-  withAwsRetry,
-} from "./cloudwatch.ts";
+import { type AwsRetryOptions, describeAwsError, withAwsRetry } from "../aws/retry_policy.ts";
+import { monitoringClientConfig } from "./clients.ts";
 
 /** Environment variable holding the incoming-webhook URL (from the Kubernetes secret). */
 export const SLACK_WEBHOOK_ENV = "APHEX_SLACK_WEBHOOK_URL";

@@ -15,12 +15,12 @@ import {
   batchMetrics,
   buildLogEvents,
   buildMetrics,
-  isRetryableAwsError,
   type LogEvent,
   type MetricPoint,
   putMetrics,
   writeLogEvents,
 } from "../../adapters/monitoring/cloudwatch.ts";
+import { isRetryableAwsError } from "../../adapters/aws/retry_policy.ts";
 import type { StageRecord } from "../../adapters/store/stage_records.ts";
 import { awsError, failedRun, recordingSleep, SHA } from "./_helpers.ts";
 
