@@ -19,15 +19,13 @@ import { ExitCode, usageError } from "../models/errors.ts";
 import { MANIFEST_FILES } from "../templates/generate.ts";
 import { IRSA_HELP_ANNOTATION } from "../templates/rbac.ts";
 import { spec } from "./apply_spec.ts";
+import { applyPlans, planObjects, renderPlans } from "../adapters/kubernetes/apply.ts";
 import {
-  applyPlans,
   createKubeClient,
   describeRef,
   type KubeClient,
   type KubeObject,
   loadKubeConfig,
-  planObjects,
-  renderPlans,
 } from "../adapters/kubernetes/client.ts";
 
 /** Order in which the generated files are applied: identities and rights first. */

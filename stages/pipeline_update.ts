@@ -60,14 +60,16 @@ import { makeRedactor, secretValuesFromEnv } from "../adapters/process/exec.ts";
 import {
   applyPlans,
   createIfAbsent,
+  type ObjectPlan,
+  planObjects,
+  renderPlans,
+} from "../adapters/kubernetes/apply.ts";
+import {
   createKubeClient,
   describeRef,
   type KubeClient,
   type KubeObject,
   loadKubeConfig,
-  type ObjectPlan,
-  planObjects,
-  renderPlans,
 } from "../adapters/kubernetes/client.ts";
 import {
   checkoutStage,

@@ -4,13 +4,12 @@ import fc from "fast-check";
 import { ApiException } from "@kubernetes/client-node";
 import {
   createKubeClient,
-  fieldTreeOfFieldsV1,
   KubeApiError,
   type KubeObject,
   loadKubeConfig,
-  planObject,
   toKubeError,
 } from "../../adapters/kubernetes/client.ts";
+import { fieldTreeOfFieldsV1, planObject } from "../../adapters/kubernetes/apply.ts";
 import { canonicalJson } from "../../templates/topology.ts";
 import { fieldsV1Of, startFakeApiServer } from "./_fake_api.ts";
 
