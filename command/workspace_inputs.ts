@@ -57,6 +57,9 @@ export const WORKSPACE_OPTIONS: Record<string, OptionSpec> = {
   branch: STAGE_OPTIONS.branch!,
   "repo-url": STAGE_OPTIONS["repo-url"]!,
   config: STAGE_OPTIONS.config!,
+  // Accepted so a pull-request step's "never a bucket" reaches every stage; these stages take a
+  // bucket from no config (preflight records only to an explicitly given one).
+  "local-store": STAGE_OPTIONS["local-store"]!,
   env: {
     type: "string",
     description: "Only this environment (default: every environment)",

@@ -32,7 +32,7 @@ import {
 import { checkConfigFile } from "../command/config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
 import { withDeadline } from "../adapters/retry.ts";
-import { describeError, ExitCode, formatIssue } from "../models/errors.ts";
+import { describeError, ExitCode, formatIssue, usageError } from "../models/errors.ts";
 import { CDK_JSON, findCdkAppDir } from "../adapters/cdk/cli.ts";
 import { readCdkContext } from "../adapters/cdk/context.ts";
 import { checkTool } from "../adapters/process/tool_version.ts";
@@ -473,6 +473,9 @@ function recordingInputs(
   commitSha: string,
 ): StageInputs {
   const bucket = str(values, "artifact-bucket");
+  if (bucket && values["local-store"] === true) {
+    throw usageError("--local-store and --artifact-bucket exclude each other");
+  }
   return {
     workspace: inputs.workspace,
     commitSha,
