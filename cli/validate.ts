@@ -20,17 +20,22 @@ import {
   type ParseConfigResult,
 } from "../models/config_parse.ts";
 import { ExitCode, formatIssue } from "../models/errors.ts";
-import { pipelineProblems } from "../templates/generate.ts";
+import { clusterProblems, FULL_CHECK_FROM } from "../templates/limits.ts";
 
-/** Parses the text, then checks what generate would refuse (located like parse errors). */
-function check(
+/**
+ * Parses the text, then checks what generate would refuse (located like parse errors). The
+ * generator is loaded only for configurations large enough to reach a size limit.
+ */
+async function check(
   text: string,
   options: { file: string; pathExists?: (path: string) => boolean },
-): ParseConfigResult {
+): Promise<ParseConfigResult> {
   const file = options.file;
   const parsed = parseConfig(text, options);
   if (!parsed.ok) return parsed;
-  const problems = pipelineProblems(parsed.config);
+  const problems = parsed.config.environments.length < FULL_CHECK_FROM
+    ? clusterProblems(parsed.config)
+    : (await import("../templates/generate.ts")).pipelineProblems(parsed.config);
   return problems.length === 0
     ? parsed
     : { ok: false, issues: locateProblems(text, problems, { file }) };
@@ -55,7 +60,7 @@ export const command: Command = {
   async run(values, _positionals, ctx) {
     const file = str(values, "config") ?? DEFAULT_CONFIG_FILE;
     const text = await readConfigText(file, { cwd: ctx.cwd });
-    const result = check(
+    const result = await check(
       text,
       configParseOptions(file, { cwd: ctx.cwd, checkPaths: values["skip-paths"] !== true }),
     );

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { AphexError, ExitCode } from "../models/errors.ts";
 import { configTable, parseRaw, rawConfig, rawEnvironment } from "../tests/generate_table.ts";
-import { generateManifests, pipelineProblems } from "./generate.ts";
+import { generateManifests, MAX_MANIFEST_BYTES, pipelineProblems } from "./generate.ts";
+import { FULL_CHECK_FROM } from "./limits.ts";
 import { buildTopology, pipelineSteps } from "./topology.ts";
 import type { DagTask, Template, WorkflowTemplate } from "./types.ts";
 import { buildWorkflowTemplate, MAX_DAG_TASKS } from "./workflow_template.ts";
@@ -122,4 +123,17 @@ Deno.test("pipelineProblems reports the size limit with how many environments fi
   const cut = (n: number) => parseRaw(rawConfig(envs.slice(0, n)));
   assert.doesNotThrow(() => generateManifests(cut(fit)));
   assert.throws(() => generateManifests(cut(fit + 1)), /over the 1048576-byte limit/);
+});
+
+Deno.test("below FULL_CHECK_FROM environments no limit can be reached (validate skips generating)", () => {
+  // Worst case per environment: the longest names the schema allows, approval and tests.
+  const envs = Array.from(
+    { length: FULL_CHECK_FROM - 1 },
+    (_, i) => rawEnvironment(`e${String(i).padStart(39, "0")}`, { stacks: 1, approval: true }),
+  );
+  const config = parseRaw(rawConfig(envs, { pullRequests: true }));
+  assert.deepEqual(pipelineProblems(config), []);
+  const largest = Math.max(...generateManifests(config).map((f) => f.bytes));
+  // A wide margin, so growing templates keep the bound (half the 1 MiB object limit).
+  assert.ok(largest < MAX_MANIFEST_BYTES / 2, `${largest} bytes`);
 });

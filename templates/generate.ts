@@ -10,6 +10,7 @@ import { buildEventSource } from "./event_source.ts";
 import { buildRbac } from "./rbac.ts";
 import { assertUniqueNames } from "./_names.ts";
 import { buildSensor } from "./sensor.ts";
+import { clusterProblems, type PipelineProblem } from "./limits.ts";
 import type { Manifest, WorkflowTemplate } from "./types.ts";
 import { buildWorkflowTemplates, MAX_DAG_TASKS } from "./workflow_template.ts";
 
@@ -66,13 +67,7 @@ export function buildManifests(
   return files;
 }
 
-/** A configuration the generator cannot turn into manifests Argo and Kubernetes accept. */
-export interface PipelineProblem {
-  /** Path of the configuration node to blame, e.g. `["environments"]`. */
-  path: (string | number)[];
-  /** What is wrong and what fits. */
-  message: string;
-}
+export type { PipelineProblem } from "./limits.ts";
 
 /**
  * Serializes the manifests and lists every limit they break: a manifest over the object size
@@ -83,19 +78,7 @@ function measure(
   config: AphexConfig,
   limit: number,
 ): { files: GeneratedFile[]; problems: PipelineProblem[] } {
-  const problems: PipelineProblem[] = [];
-  const p = config.pipeline;
-  if (p.github !== undefined && p.artifactBucket === undefined) {
-    // Each step of a cluster run is a pod of its own with its own emptyDir workspace: without a
-    // bucket, deploy and test would never see what build stored (the local store only serves
-    // `aphex run --local`, where every stage shares one checkout).
-    problems.push({
-      path: ["pipeline"],
-      message: "pipeline.artifactBucket is required when pipeline.github is set: every step of a " +
-        "cluster run is its own pod with its own workspace, so deploy and test would never see " +
-        "the build's artifacts (the local store serves only aphex run --local)",
-    });
-  }
+  const problems: PipelineProblem[] = clusterProblems(config);
   const encoder = new TextEncoder();
   const files = buildManifests(config).map(({ file, documents }) => {
     let text = yamlComment(GENERATED_HEADER);
