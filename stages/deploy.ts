@@ -71,10 +71,12 @@ import { freshArtifactsDir, prepareDownloadTarget } from "../adapters/workspace/
 import { sha256Stream } from "../adapters/store/hash.ts";
 import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
 import { DEFAULT_HOOK_TIMEOUT_MS, spec } from "./deploy_spec.ts";
+import { checkStaleDeploy, recordLiveCommit, type StaleVerdict } from "./_stale_check.ts";
 import {
   checkoutStage,
   GITHUB_TOKEN_ENV,
   resolveBucket,
+  resolveRepoUrl,
   resolveStageInputs,
   runStageCommand,
   secondsOption,
@@ -144,6 +146,13 @@ export interface DeployOutcome {
   outputsUri?: string;
   /** URI of the uploaded log on failure (when the upload worked). */
   logUri?: string;
+  /**
+   * Set when the commit is an ancestor of the one live in the environment: nothing deployed,
+   * exit code 0, recorded as `superseded` by the live commit (neither success nor failure).
+   */
+  stale?: StaleVerdict;
+  /** Where the new live commit was recorded (`envs/<env>/current.json`) after a deploy. */
+  currentUri?: string;
 }
 
 /** A failure event as recorded in a DeploymentResult (JSON-friendly). */
@@ -332,6 +341,20 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
     const activeStore = store;
     const where = `environment ${target.name} (aws://${target.account}/${target.region})`;
     log(`[deploy] ${where}; commit ${sha}; artifact store ${activeStore.location}`);
+
+    // 1b. never older over newer (stages/_stale_check.ts)
+    const verdict = await checkStaleDeploy(target.name, {
+      store: activeStore,
+      workspace: inputs.workspace,
+      sha,
+      ...await repoOptions(inputs, deps),
+      log: (line) => log(`[deploy] ${line}`),
+    });
+    log(`[deploy] ${verdict.message}`);
+    if (!verdict.proceed) {
+      outcome.stale = verdict;
+      return outcome;
+    }
 
     try {
       // 2. artifacts
@@ -537,6 +560,21 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       }
     } else {
       log(`[deploy] environment ${target.name}: ${outcome.results.length} stack(s) deployed`);
+      try {
+        outcome.currentUri = await recordLiveCommit(activeStore, target.name, {
+          sha,
+          time: clock(),
+          workflow: deps.env.APHEX_WORKFLOW_NAME ?? null,
+        });
+        log(`[deploy] ${sha} recorded as live in ${outcome.currentUri}`);
+      } catch (e) {
+        // The stacks are deployed; without the record a later older run could not be refused.
+        outcome.exitCode = ExitCode.Failed;
+        outcome.failure = `deployed, but the live commit could not be recorded: ${
+          redact(describeError(e))
+        }`;
+        log(`[deploy] ${outcome.failure}`);
+      }
     }
     return outcome;
   } finally {
@@ -548,6 +586,26 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
   }
 }
 
+/** Repository options of the stale check (the same remote and token as the checkout). */
+async function repoOptions(inputs: DeployInputs, deps: DeployDeps) {
+  const repoUrl = await resolveRepoUrl(inputs);
+  const token = deps.env[GITHUB_TOKEN_ENV];
+  return {
+    ...(repoUrl ? { repoUrl } : {}),
+    ...(inputs.branch ? { branch: inputs.branch } : {}),
+    ...(token ? { token } : {}),
+    ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
+    ...(deps.git ? { git: deps.git } : {}),
+    env: deps.env,
+  };
+}
+
+/** What the deploy did, for output parameters and records: `deployed`, `stale` or `failed`. */
+export function deployStatus(outcome: DeployOutcome): "deployed" | "stale" | "failed" {
+  if (outcome.exitCode !== ExitCode.Ok) return "failed";
+  return outcome.stale ? "stale" : "deployed";
+}
+
 /** Writes the deploy stage's Argo output parameters (`stack-outputs` …) and result JSON. */
 export async function writeDeployOutputs(dir: string, outcome: DeployOutcome): Promise<void> {
   await writeOutputs(dir, {
@@ -555,9 +613,14 @@ export async function writeDeployOutputs(dir: string, outcome: DeployOutcome): P
       success: String(outcome.exitCode === ExitCode.Ok),
       "exit-code": String(outcome.exitCode),
       "stack-outputs": JSON.stringify(outcome.outputs),
+      status: deployStatus(outcome),
     },
     result: {
       environment: outcome.environment,
+      status: deployStatus(outcome),
+      stale: outcome.stale
+        ? { live: outcome.stale.live?.sha ?? null, message: outcome.stale.message }
+        : null,
       success: outcome.exitCode === ExitCode.Ok,
       results: outcome.results,
       outputs: outcome.outputs,
@@ -587,6 +650,10 @@ export const command: Command = {
         exitCode: o.exitCode,
         ...(o.failure ? { errorMessage: o.failure } : {}),
         deployments: o.results,
+        // A stale deploy is neither success nor failure: superseded by the live commit.
+        ...(o.stale?.live
+          ? { supersededBy: `commit ${o.stale.live.sha}`, status: "superseded" as const }
+          : {}),
       }),
       run: (signal: AbortSignal, log: (line: string) => void) =>
         runDeploy(inputs, {
@@ -604,12 +671,14 @@ export const command: Command = {
       ctx.stdout(
         JSON.stringify({
           environment: outcome.environment,
+          status: deployStatus(outcome),
           success: outcome.exitCode === ExitCode.Ok,
           results: outcome.results,
           outputs: outcome.outputs,
         }) + "\n",
       );
     }
+    if (outcome.stale) ctx.stderr(`aphex deploy: skipped as stale — ${outcome.stale.message}\n`);
     return outcome.exitCode;
   },
 };
