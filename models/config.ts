@@ -68,6 +68,12 @@ export interface EnvironmentConfig {
   approval: boolean;
   /** Commands around the deployment. */
   hooks: HooksConfig;
+  // --- run order (issue 15) ---
+  /**
+   * Wave the environment deploys in: consecutive environments with the same wave deploy in
+   * parallel, waves in order. Unset: a wave of its own (today's one-after-another order).
+   */
+  wave?: string;
 }
 
 /** GitHub repository that triggers the pipeline. */
@@ -264,6 +270,7 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
       };
       if (e.tests !== undefined) env.tests = { commands: [...e.tests.commands] };
       if (e.role !== undefined) env.role = e.role;
+      if (e.wave !== undefined) env.wave = e.wave;
       return env;
     }),
   };

@@ -58,6 +58,7 @@ export const EnvironmentConfigCodec: Codec<EnvironmentConfig> = object<Environme
   role: optional(string),
   approval: boolean,
   hooks: HooksConfigCodec,
+  wave: optional(string),
 });
 
 const GitHubConfigCodec: Codec<GitHubConfig> = object<GitHubConfig>({

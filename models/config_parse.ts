@@ -19,6 +19,7 @@ import { type AphexConfig, applyDefaults, type RawAphexConfig } from "./config.t
 import { AphexError, type ConfigIssue, ExitCode, formatIssue } from "./errors.ts";
 import { AWS_REGIONS } from "./aws_regions.ts";
 import { closest } from "./suggest.ts";
+import { waveProblems } from "./waves.ts";
 
 export { closest };
 
@@ -377,6 +378,10 @@ function semanticProblems(
       }
     });
   });
+  // Waves (models/waves.ts): each wave's environments are listed together.
+  for (const [i, message] of waveProblems(raw.environments)) {
+    problems.push({ path: ["environments", i, "wave"], message });
+  }
   problems.push(...commandProblems(raw));
   // Workspace boundary rule of build.artifacts (models/_paths.ts; enforced again at run time).
   const artifacts = raw.build?.artifacts;

@@ -116,7 +116,11 @@ export interface Template {
   /** Outputs. */
   outputs?: { parameters: OutputParameter[] };
   /** DAG body. */
-  dag?: { tasks: DagTask[] };
+  dag?: {
+    /** `false`: every branch runs to its end after a task failed (default true: no new task). */
+    failFast?: boolean;
+    tasks: DagTask[];
+  };
   /** Suspend body (manual approval). */
   suspend?: Record<string, never>;
   /** Container body. */

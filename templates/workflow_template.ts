@@ -25,7 +25,9 @@ import {
   pipelineSteps,
   type StepKind,
   type Topology,
+  topologyWaves,
 } from "./topology.ts";
+import { usesWaves } from "../models/waves.ts";
 import type { DagTask, EnvVar, Parameter, Template, WorkflowTemplate } from "./types.ts";
 
 export { TOPOLOGY_HASH_ANNOTATION } from "./_common.ts";
@@ -317,6 +319,80 @@ function chainedDags(name: string, units: DagTask[][]): Template[] {
   return [{ name, dag: { tasks: chain(partTasks) } }, ...partTemplates];
 }
 
+/** Prefix of a wave's DAG template and task (`wave-<name>`). */
+export const WAVE_PREFIX = "wave-";
+/** Prefix of the parts of a wave larger than {@linkcode MAX_DAG_TASKS} (`wavepart-<name>-<i>`). */
+export const WAVE_PART_PREFIX = "wavepart-";
+
+/**
+ * The environments' DAGs with waves. Each wave is a DAG template `wave-<name>` whose environment
+ * units run in parallel (each unit's own tasks stay chained, in their order) with
+ * `failFast: false`: when one environment fails, the other environments of the wave still run
+ * to their end (with Argo's default fail-fast no new task of the DAG would start, so a running
+ * environment's test step would never run); the wave then fails. The waves are chained like units
+ * by {@linkcode chainedDags} (a wave starts only after the previous one succeeded), so a failure
+ * stops every later wave. A wave of more than {@linkcode MAX_DAG_TASKS} tasks becomes parallel
+ * parts `wavepart-<name>-<i>` of whole units (part names end in digits after the wave name, and
+ * wave names never contain `--` … so no two names collide).
+ */
+function waveDags(name: string, waves: { name: string; units: DagTask[][] }[]): Template[] {
+  const parallel = (units: DagTask[][]): DagTask[] =>
+    units.flatMap((unit) =>
+      unit.map((task, i) => {
+        const { name: taskName, template, depends: _old, ...rest } = task;
+        return {
+          name: taskName,
+          template,
+          ...(i === 0 ? {} : { depends: unit[i - 1]!.name }),
+          ...rest,
+        };
+      })
+    );
+  const templates: Template[] = [];
+  const waveTasks: DagTask[][] = [];
+  for (const wave of waves) {
+    const waveName = `${WAVE_PREFIX}${wave.name}`;
+    waveTasks.push([{ name: waveName, template: waveName }]);
+    const total = wave.units.reduce((n, u) => n + u.length, 0);
+    if (total <= MAX_DAG_TASKS) {
+      templates.push({ name: waveName, dag: { failFast: false, tasks: parallel(wave.units) } });
+      continue;
+    }
+    const groups: DagTask[][][] = [[]];
+    let size = 0;
+    for (const unit of wave.units) {
+      if (size + unit.length > MAX_DAG_TASKS && size > 0) {
+        groups.push([]);
+        size = 0;
+      }
+      groups.at(-1)!.push(unit);
+      size += unit.length;
+    }
+    const parts = groups.map((group, i) => ({
+      name: `${WAVE_PART_PREFIX}${wave.name}-${i + 1}`,
+      dag: { failFast: false, tasks: parallel(group) },
+    }));
+    templates.push({
+      name: waveName,
+      dag: { failFast: false, tasks: parts.map((p) => ({ name: p.name, template: p.name })) },
+    }, ...parts);
+  }
+  return [...chainedDags(name, waveTasks), ...templates];
+}
+
+/** The environments' DAG templates: one chain of environments, or waves when configured. */
+function environmentDags(topology: Topology, envSteps: PipelineStep[]): Template[] {
+  const units = environmentUnits(envSteps);
+  if (!usesWaves(topology.environments)) return chainedDags(ENVIRONMENTS_TEMPLATE, units);
+  // Units are in environment order, and so are the waves' environments.
+  let next = 0;
+  const waves = topologyWaves(topology).map((wave) => ({
+    name: wave.name,
+    units: units.slice(next, next += wave.environments.length),
+  }));
+  return waveDags(ENVIRONMENTS_TEMPLATE, waves);
+}
+
 /**
  * Builds the deployment WorkflowTemplate: a DAG `preflight → build → pipeline-update → per
  * environment: [approve-<env>] → deploy-<env> → [test-<env>]`, one reusable template per stage kind, a
@@ -352,7 +428,7 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
   if (setsCommitStatuses(config)) tasks.unshift({ name: "report-start", template: "report-start" });
   const templates: Template[] = [
     { name: "pipeline", dag: { tasks } },
-    ...chainedDags(ENVIRONMENTS_TEMPLATE, environmentUnits(steps.slice(2))),
+    ...environmentDags(topology, steps.slice(2)),
   ];
   templates.push(
     stageTemplate(topology, "preflight", "preflight", {
