@@ -9,6 +9,8 @@
  * @module
  */
 
+import { DEFAULT_APPROVAL_TIMEOUT } from "./approval.ts";
+
 /** Configuration format version understood by this release. */
 export const CONFIG_VERSION = "1.0";
 
@@ -74,6 +76,8 @@ export interface EnvironmentConfig {
    * parallel, waves in order. Unset: a wave of its own (today's one-after-another order).
    */
   wave?: string;
+  /** How long an approval gate waits before the run fails as "approval expired" (`24h`). */
+  approvalTimeout: string;
 }
 
 /** GitHub repository that triggers the pipeline. */
@@ -178,8 +182,9 @@ export interface RawAphexConfig {
   build: { commands: string[]; artifacts?: string };
   /** Environments in deploy order, optional fields possibly missing. */
   environments: Array<
-    Omit<EnvironmentConfig, "approval" | "hooks"> & {
+    Omit<EnvironmentConfig, "approval" | "hooks" | "approvalTimeout"> & {
       approval?: boolean;
+      approvalTimeout?: string;
       hooks?: Partial<HooksConfig>;
     }
   >;
@@ -201,7 +206,7 @@ export const DEFAULTS = {
     cdkQualifier: "hnb659fds",
   },
   build: { artifacts: "artifacts" },
-  environment: { approval: false },
+  environment: { approval: false, approvalTimeout: DEFAULT_APPROVAL_TIMEOUT },
 } as const;
 
 /**
@@ -263,6 +268,7 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
         account: e.account,
         stacks: e.stacks.map((s) => ({ name: s.name, path: s.path })),
         approval: e.approval ?? DEFAULTS.environment.approval,
+        approvalTimeout: e.approvalTimeout ?? DEFAULTS.environment.approvalTimeout,
         hooks: {
           preDeploy: [...e.hooks?.preDeploy ?? []],
           postDeploy: [...e.hooks?.postDeploy ?? []],

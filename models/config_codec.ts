@@ -59,6 +59,7 @@ export const EnvironmentConfigCodec: Codec<EnvironmentConfig> = object<Environme
   approval: boolean,
   hooks: HooksConfigCodec,
   wave: optional(string),
+  approvalTimeout: string,
 });
 
 const GitHubConfigCodec: Codec<GitHubConfig> = object<GitHubConfig>({

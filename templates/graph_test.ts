@@ -16,7 +16,10 @@ function flatTasks(config: AphexConfig): DagTask[] {
   const splice = (tasks: DagTask[]): DagTask[] =>
     tasks.flatMap((task) => {
       if (task.name === "report-start") return [];
-      const inner = byName.get(task.template)!.dag?.tasks;
+      // The approval gate is one step (its own DAG: wait → expiry check).
+      const inner = task.template === "approval"
+        ? undefined
+        : byName.get(task.template)!.dag?.tasks;
       if (inner) return splice(inner);
       const out = { ...task, ...(last === undefined ? {} : { depends: last }) };
       last = task.name;

@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import type { AphexConfig, SecretRef } from "../models/config.ts";
 import { environmentWaves, usesWaves } from "../models/waves.ts";
+import { DEFAULT_APPROVAL_TIMEOUT } from "../models/approval.ts";
 
 /** One environment as the topology sees it. */
 export interface TopologyEnvironment {
@@ -21,6 +22,8 @@ export interface TopologyEnvironment {
   tests: boolean;
   /** Wave (set only when configured: the hash of a pipeline without waves is unchanged). */
   wave?: string;
+  /** Approval timeout, when there is a gate and it is not the default (24h). */
+  approvalTimeout?: string;
 }
 
 /** Everything the WorkflowTemplate depends on (and nothing else). */
@@ -65,6 +68,8 @@ export interface PipelineStep {
   afterAll?: string[];
   /** With waves: the wave of an environment's step. */
   wave?: string;
+  /** Approval steps: the gate's timeout when it is not the default. */
+  timeout?: string;
 }
 
 /** Extracts the topology from a configuration. */
@@ -86,6 +91,9 @@ export function buildTopology(config: AphexConfig): Topology {
       approval: e.approval,
       tests: e.tests !== undefined && e.tests.commands.length > 0,
       ...(e.wave !== undefined ? { wave: e.wave } : {}),
+      ...(e.approval && e.approvalTimeout !== DEFAULT_APPROVAL_TIMEOUT
+        ? { approvalTimeout: e.approvalTimeout }
+        : {}),
     })),
   };
 }
@@ -132,19 +140,20 @@ export function hashTopology(topology: Topology): string {
  */
 export function pipelineSteps(topology: Topology): PipelineStep[] {
   const steps: PipelineStep[] = [];
-  const add = (name: string, kind: StepKind, env?: string) => {
+  const add = (name: string, kind: StepKind, env?: string, timeout?: string) => {
     const previous = steps.at(-1)?.name;
     steps.push({
       name,
       kind,
       ...(env === undefined ? {} : { env }),
+      ...(timeout === undefined ? {} : { timeout }),
       ...(previous === undefined ? {} : { after: previous }),
     });
   };
   add("build", "build");
   add("pipeline-update", "pipeline-update");
   for (const env of topology.environments) {
-    if (env.approval) add(`approve-${env.name}`, "approval", env.name);
+    if (env.approval) add(`approve-${env.name}`, "approval", env.name, env.approvalTimeout);
     add(`deploy-${env.name}`, "deploy", env.name);
     if (env.tests) add(`test-${env.name}`, "test", env.name);
   }

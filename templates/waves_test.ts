@@ -13,6 +13,9 @@ import {
   MAX_DAG_TASKS,
 } from "./workflow_template.ts";
 
+/** The approval gate (its own DAG) counts as one step here. */
+const GATE = { opaque: ["approval"] };
+
 /** dev, then the wave `regions` (r1, r2, r3), then the wave `prod` (prod-eu, prod-us). */
 function wavesConfig() {
   return parseRaw(rawConfig([
@@ -27,7 +30,7 @@ function wavesConfig() {
 
 Deno.test("waves: a wave's environments run in parallel, waves in order (as Argo schedules the DAGs)", () => {
   const wt = buildWorkflowTemplate(wavesConfig());
-  const { succeeded, ran } = runDag(wt, ENVIRONMENTS_TEMPLATE, () => true);
+  const { succeeded, ran } = runDag(wt, ENVIRONMENTS_TEMPLATE, () => true, GATE);
   assert.ok(succeeded);
   const round = (task: string) => ran.find((r) => r.task === task)!.round;
   // Every environment's own order is kept (approve → deploy → test).
@@ -45,7 +48,7 @@ Deno.test("waves: a wave's environments run in parallel, waves in order (as Argo
 
 Deno.test("waves: one failing environment → the others of its wave finish, later waves never start", () => {
   const wt = buildWorkflowTemplate(wavesConfig());
-  const { succeeded, ran } = runDag(wt, ENVIRONMENTS_TEMPLATE, (r) => r.task !== "deploy-r1");
+  const { succeeded, ran } = runDag(wt, ENVIRONMENTS_TEMPLATE, (r) => r.task !== "deploy-r1", GATE);
   assert.equal(succeeded, false);
   const names = ran.map((r) => r.task);
   // r2 and r3 (still running when r1 failed) run to their end, tests included.
@@ -57,7 +60,7 @@ Deno.test("waves: one failing environment → the others of its wave finish, lat
   // With Argo's default fail-fast, r2's test would never have started: the model sees it.
   const failFast = structuredClone(wt) as WorkflowTemplate;
   for (const t of failFast.spec.templates) if (t.dag) delete t.dag.failFast;
-  const strict = runDag(failFast, ENVIRONMENTS_TEMPLATE, (r) => r.task !== "deploy-r1");
+  const strict = runDag(failFast, ENVIRONMENTS_TEMPLATE, (r) => r.task !== "deploy-r1", GATE);
   assert.ok(!strict.ran.some((r) => r.task === "test-r2"));
 });
 
@@ -113,7 +116,7 @@ Deno.test("waves: a wave over 200 tasks is split into parallel parts", () => {
     ["wavepart-regions-1", undefined],
     ["wavepart-regions-2", undefined],
   ]);
-  const { ran } = runDag(wt, ENVIRONMENTS_TEMPLATE, () => true);
+  const { ran } = runDag(wt, ENVIRONMENTS_TEMPLATE, () => true, GATE);
   const rounds = new Set(
     ran.filter((r) => r.task.startsWith("approve-region")).map((r) => r.round),
   );

@@ -28,6 +28,7 @@ import {
   topologyWaves,
 } from "./topology.ts";
 import { usesWaves } from "../models/waves.ts";
+import { DEFAULT_APPROVAL_TIMEOUT } from "../models/approval.ts";
 import type { DagTask, EnvVar, Parameter, Template, WorkflowTemplate } from "./types.ts";
 
 export { TOPOLOGY_HASH_ANNOTATION } from "./_common.ts";
@@ -212,6 +213,11 @@ function dagTask(step: PipelineStep): DagTask {
   if (step.env !== undefined && step.kind !== "approval") {
     task.arguments = { parameters: [{ name: "env", value: step.env }] };
   }
+  // Approval gates carry no `env` argument (bytes per environment): `approval-check` reads the
+  // environment from its node name (`….approve-<env>.check`); a timeout only when not the default.
+  if (step.kind === "approval" && step.timeout !== undefined) {
+    task.arguments = { parameters: [{ name: "timeout", value: step.timeout }] };
+  }
   return task;
 }
 
@@ -318,6 +324,85 @@ function chainedDags(name: string, units: DagTask[][]): Template[] {
   const partTasks = partTemplates.map((t) => [{ name: t.name, template: t.name }]);
   return [{ name, dag: { tasks: chain(partTasks) } }, ...partTemplates];
 }
+
+/**
+ * The approval gate of an environment (`approve-<env>` runs `approval`, a DAG): `wait`, a suspend
+ * node whose inputs show what is to be approved (commit, ref, environment) and whose duration is
+ * the timeout, then `check` (`aphex approval-check`) with the gate's start and end times. Argo
+ * *continues* a suspend node when its duration elapses (Succeeded, exactly as a manual resume:
+ * workflow/controller/operator.go, util.ResumeWorkflow), so only the times tell an expired gate
+ * from an approved one; `check` fails the run as "approval expired" in that case, which releases
+ * the mutex. (`activeDeadlineSeconds`/`timeout` do not help: the CRD allows them only on leaf
+ * templates, and the controller applies a template `timeout` only to pending nodes and pods.)
+ */
+function approvalTemplates(topology: Topology): Template[] {
+  const input = (name: string) => `{{inputs.parameters.${name}}}`;
+  const check = stageTemplate(topology, "approval-check", "approval-check", {
+    withToken: false,
+    deadline: STAGE_DEADLINE_SECONDS.report,
+    extraEnv: [
+      // Downward API: the pod's Argo node name `<workflow>.….approve-<env>.check` names the
+      // environment (Argo sets this annotation on every pod it creates).
+      {
+        name: "APHEX_ARGO_NODE_NAME",
+        valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${NODE_NAME_ANNOTATION}']` } },
+      },
+      { name: "APHEX_APPROVAL_TIMEOUT", value: input("timeout") },
+      { name: "APHEX_APPROVAL_STARTED", value: input("started") },
+      { name: "APHEX_APPROVAL_FINISHED", value: input("finished") },
+    ],
+  });
+  check.inputs = { parameters: [{ name: "timeout" }, { name: "started" }, { name: "finished" }] };
+  return [
+    {
+      name: "approval",
+      inputs: { parameters: [{ name: "timeout", default: DEFAULT_APPROVAL_TIMEOUT }] },
+      dag: {
+        tasks: [
+          {
+            name: "wait",
+            template: "approval-wait",
+            arguments: {
+              parameters: [
+                {
+                  name: "message",
+                  value:
+                    `Approve deploying commit {{workflow.parameters.${COMMIT_SHA_PARAMETER}}} ` +
+                    `({{workflow.parameters.${REF_PARAMETER}}}) to the environment this gate ` +
+                    "belongs to (approve-<environment>): the stacks listed for it in " +
+                    "aphex-config.yaml at that commit. Expires after " + input("timeout") +
+                    ': the run then fails as "approval expired".',
+                },
+                { name: "timeout", value: input("timeout") },
+              ],
+            },
+          },
+          {
+            name: "check",
+            template: "approval-check",
+            depends: "wait",
+            arguments: {
+              parameters: [
+                { name: "timeout", value: input("timeout") },
+                { name: "started", value: "{{tasks.wait.startedAt}}" },
+                { name: "finished", value: "{{tasks.wait.finishedAt}}" },
+              ],
+            },
+          },
+        ],
+      },
+    },
+    {
+      name: "approval-wait",
+      inputs: { parameters: [{ name: "message" }, { name: "timeout" }] },
+      suspend: { duration: input("timeout") },
+    },
+    check,
+  ];
+}
+
+/** Pod annotation holding the Argo node name (`common.AnnotationKeyNodeName`). */
+export const NODE_NAME_ANNOTATION = "workflows.argoproj.io/node-name";
 
 /** Prefix of a wave's DAG template and task (`wave-<name>`). */
 export const WAVE_PREFIX = "wave-";
@@ -451,9 +536,7 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
       }],
     },
   });
-  if (kinds.has("approval")) {
-    templates.push({ name: "approval", suspend: {} });
-  }
+  if (kinds.has("approval")) templates.push(...approvalTemplates(topology));
   if (kinds.has("deploy")) {
     templates.push(
       stageTemplate(topology, "deploy", "deploy", {

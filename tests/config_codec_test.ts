@@ -33,7 +33,11 @@ const environment = fc.record({
     preDeploy: fc.array(text, { maxLength: 2 }),
     postDeploy: fc.array(text, { maxLength: 2 }),
   }),
-}, { requiredKeys: ["name", "region", "account", "stacks", "approval", "hooks"] });
+  wave: text,
+  approvalTimeout: text,
+}, {
+  requiredKeys: ["name", "region", "account", "stacks", "approval", "hooks", "approvalTimeout"],
+});
 const pipeline = fc.record({
   name: text,
   namespace: text,
@@ -131,6 +135,7 @@ Deno.test("config codec: decoding names the offending field; null is not 'absent
       account: "012345678901",
       stacks: [],
       approval: false,
+      approvalTimeout: "24h",
       hooks: { preDeploy: [], postDeploy: [] },
     }),
   );

@@ -5,7 +5,7 @@
  * dependencies are met start together (one "round"); with `failFast` (the default) no new task of
  * a DAG starts after one of its tasks failed, tasks already running finish; a DAG fails when any
  * of its tasks failed. Nested DAG templates run the same way. Leaf templates are decided by the
- * test (`leaf`). A model of the controller for the chaining structure, not the controller itself.
+ * test (`leaf`); templates named in `opaque` (e.g. the approval DAG) count as leaves. A model of the controller for the chaining structure, not the controller itself.
  * @module
  */
 import type { DagTask, Template, WorkflowTemplate } from "../../templates/types.ts";
@@ -27,14 +27,16 @@ export function runDag(
   wt: WorkflowTemplate,
   entry: string,
   leaf: (run: LeafRun) => boolean,
+  options: { opaque?: readonly string[] } = {},
 ): { succeeded: boolean; ran: LeafRun[] } {
+  const opaque = new Set(options.opaque ?? []);
   const templates = new Map<string, Template>(wt.spec.templates.map((t) => [t.name, t]));
   const ran: LeafRun[] = [];
   // A nested DAG spans several rounds; the clock is global so parallel branches interleave.
   const runTask = (task: DagTask, round: number): { ok: boolean; end: number } => {
     const t = templates.get(task.template);
     if (!t) throw new Error(`template ${task.template} missing`);
-    if (t.dag) return runDagTemplate(t, round);
+    if (t.dag && !opaque.has(t.name)) return runDagTemplate(t, round);
     const env = task.arguments?.parameters?.find((p) => p.name === "env")?.value;
     const run: LeafRun = {
       task: task.name,
