@@ -154,7 +154,17 @@ export interface PipelineConfig {
   logGroup: string;
   /** CDK bootstrap qualifier (bootstrap roles, `/cdk-bootstrap/<qualifier>/version`). */
   cdkQualifier: string;
+  // --- run order (issue 15) ---
+  /**
+   * `queued`: every run deploys, one after another in creation order. `superseded`: a run stops
+   * before an environment (and before each deploy) when a newer commit of the same branch has a
+   * run waiting or running; it ends as superseded by that commit.
+   */
+  executionMode: ExecutionMode;
 }
+
+/** How runs of one pipeline relate: see {@linkcode PipelineConfig.executionMode}. */
+export type ExecutionMode = "queued" | "superseded";
 
 /** The whole configuration (spec: AphexConfig), with defaults applied. */
 export interface AphexConfig {
@@ -204,6 +214,7 @@ export const DEFAULTS = {
     notifications: { onSuccess: false },
     logGroup: "/aws/eks/aphex-pipeline/workflows",
     cdkQualifier: "hnb659fds",
+    executionMode: "queued" as ExecutionMode,
   },
   build: { artifacts: "artifacts" },
   environment: { approval: false, approvalTimeout: DEFAULT_APPROVAL_TIMEOUT },
@@ -235,6 +246,7 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
     notifications: { onSuccess: p.notifications?.onSuccess ?? d.notifications.onSuccess },
     logGroup: p.logGroup ?? d.logGroup,
     cdkQualifier: p.cdkQualifier ?? d.cdkQualifier,
+    executionMode: p.executionMode ?? d.executionMode,
   };
   if (p.argoUrl !== undefined) pipeline.argoUrl = p.argoUrl;
   if (p.roleArn !== undefined) pipeline.roleArn = p.roleArn;

@@ -8,7 +8,16 @@
  * No I/O happens in this module.
  * @module
  */
-import { array, boolean, type Codec, integer, object, optional, string } from "./_codec.ts";
+import {
+  array,
+  boolean,
+  type Codec,
+  integer,
+  literal,
+  object,
+  optional,
+  string,
+} from "./_codec.ts";
 import type {
   AphexConfig,
   BuildConfig,
@@ -104,6 +113,7 @@ export const PipelineConfigCodec: Codec<PipelineConfig> = object<PipelineConfig>
   notifications: NotificationsConfigCodec,
   logGroup: string,
   cdkQualifier: string,
+  executionMode: literal("queued", "superseded"),
 });
 
 /** JSON codec of {@linkcode AphexConfig} (the configuration with defaults applied). */

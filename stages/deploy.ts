@@ -72,9 +72,16 @@ import { sha256Stream } from "../adapters/store/hash.ts";
 import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
 import { DEFAULT_HOOK_TIMEOUT_MS, spec } from "./deploy_spec.ts";
 import { checkStaleDeploy, recordLiveCommit, type StaleVerdict } from "./_stale_check.ts";
+import { findSuperseder, stopRun, type Superseder } from "./_supersede_check.ts";
+import {
+  createKubeClient,
+  type KubeClient,
+  loadKubeConfig,
+} from "../adapters/kubernetes/client.ts";
 import {
   checkoutStage,
   GITHUB_TOKEN_ENV,
+  loadStageConfig,
   resolveBucket,
   resolveRepoUrl,
   resolveStageInputs,
@@ -126,6 +133,8 @@ export interface DeployDeps extends StageDeps {
   retry?: RetryOptions;
   /** Clock (bounds the failure events read after a failed deploy). */
   clock?: () => Date;
+  /** Kubernetes client of the superseded check (default: from the pod's service account). */
+  kube?: KubeClient;
 }
 
 /** What {@linkcode runDeploy} did. */
@@ -153,7 +162,15 @@ export interface DeployOutcome {
   stale?: StaleVerdict;
   /** Where the new live commit was recorded (`envs/<env>/current.json`) after a deploy. */
   currentUri?: string;
+  /**
+   * `executionMode: superseded`: the newer run that made this one stop before deploying (exit
+   * code 0, recorded as `superseded`; the command then stops the run).
+   */
+  superseded?: Superseder;
 }
+
+/** Thrown inside the deploy when a newer run supersedes this one right before it deploys. */
+class SupersededSignal extends Error {}
 
 /** A failure event as recorded in a DeploymentResult (JSON-friendly). */
 export function eventRecord(event: FailureEvent): Record<string, unknown> {
@@ -342,6 +359,10 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
     const where = `environment ${target.name} (aws://${target.account}/${target.region})`;
     log(`[deploy] ${where}; commit ${sha}; artifact store ${activeStore.location}`);
 
+    // 1a. superseded mode: stop here if a newer commit has a run waiting (stages/_supersede_check.ts)
+    const supersededBy = supersedeCheck(config, inputs, deps, log, (s) => outcome.superseded = s);
+    if (await supersededBy("reaching the environment")) return outcome;
+
     // 1b. never older over newer (stages/_stale_check.ts)
     const verdict = await checkStaleDeploy(target.name, {
       store: activeStore,
@@ -425,6 +446,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       }
       const ordered = target.stacks.map((s) => plan.get(s.name)!);
       outcome.notDeployed = ordered.map((p) => p.stack.stackName);
+      if (await supersededBy("right before deploying")) throw new SupersededSignal();
 
       // 6. stacks, in configured order; the first failure stops
       cfn = (deps.cloudFormation ?? createCloudFormationClient)({
@@ -526,6 +548,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       await runHooks("postDeploy", target.hooks.postDeploy, childEnv);
     } catch (e) {
       if (e instanceof AphexError && e.exitCode === ExitCode.Usage) throw e;
+      if (e instanceof SupersededSignal) return outcome;
       outcome.exitCode = ExitCode.Failed;
       outcome.failure = redact(describeError(e));
       log(`[deploy] FAILED: ${outcome.failure}`);
@@ -549,6 +572,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
         }
       }
     }
+    if (outcome.superseded) return outcome;
     if (outcome.exitCode !== ExitCode.Ok) {
       const key = logKey(sha, `deploy-${target.name}`);
       try {
@@ -586,6 +610,46 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
   }
 }
 
+/**
+ * The superseded check of this deploy (a function called at each checkpoint): in `queued` mode,
+ * or outside a workflow (no `APHEX_WORKFLOW_NAME`: nothing to stop), it never supersedes.
+ */
+function supersedeCheck(
+  config: { pipeline: { executionMode: string; namespace: string; name: string } },
+  inputs: DeployInputs,
+  deps: DeployDeps,
+  log: (line: string) => void,
+  found: (s: Superseder) => void,
+): (when: string) => Promise<boolean> {
+  const workflow = deps.env.APHEX_WORKFLOW_NAME;
+  let kube = deps.kube;
+  return async (when) => {
+    if (config.pipeline.executionMode !== "superseded" || !workflow) return false;
+    kube ??= createKubeClient(await loadKubeConfig({ env: deps.env, cwd: inputs.workspace }));
+    const by = await findSuperseder({
+      kube,
+      namespace: config.pipeline.namespace,
+      pipeline: config.pipeline.name,
+      workflow,
+      ref: inputs.branch ?? "",
+      sha: inputs.commitSha,
+      workspace: inputs.workspace,
+      git: await repoOptions(inputs, deps),
+      log: (line) => log(`[deploy] ${line}`),
+    });
+    if (!by) {
+      log(`[deploy] ${when}: no newer commit of ${inputs.branch ?? "the branch"} is waiting`);
+      return false;
+    }
+    found(by);
+    log(
+      `[deploy] SUPERSEDED ${when}: commit ${by.sha} (run ${by.workflow}) is newer and waiting; ` +
+        "this run stops here without deploying",
+    );
+    return true;
+  };
+}
+
 /** Repository options of the stale check (the same remote and token as the checkout). */
 async function repoOptions(inputs: DeployInputs, deps: DeployDeps) {
   const repoUrl = await resolveRepoUrl(inputs);
@@ -601,9 +665,11 @@ async function repoOptions(inputs: DeployInputs, deps: DeployDeps) {
 }
 
 /** What the deploy did, for output parameters and records: `deployed`, `stale` or `failed`. */
-export function deployStatus(outcome: DeployOutcome): "deployed" | "stale" | "failed" {
+export function deployStatus(
+  outcome: DeployOutcome,
+): "deployed" | "stale" | "superseded" | "failed" {
   if (outcome.exitCode !== ExitCode.Ok) return "failed";
-  return outcome.stale ? "stale" : "deployed";
+  return outcome.superseded ? "superseded" : outcome.stale ? "stale" : "deployed";
 }
 
 /** Writes the deploy stage's Argo output parameters (`stack-outputs` …) and result JSON. */
@@ -654,6 +720,13 @@ export const command: Command = {
         ...(o.stale?.live
           ? { supersededBy: `commit ${o.stale.live.sha}`, status: "superseded" as const }
           : {}),
+        // Superseded mode: by the newer commit waiting (and its run).
+        ...(o.superseded
+          ? {
+            supersededBy: `commit ${o.superseded.sha} (${o.superseded.workflow})`,
+            status: "superseded" as const,
+          }
+          : {}),
       }),
       run: (signal: AbortSignal, log: (line: string) => void) =>
         runDeploy(inputs, {
@@ -679,6 +752,17 @@ export const command: Command = {
       );
     }
     if (outcome.stale) ctx.stderr(`aphex deploy: skipped as stale — ${outcome.stale.message}\n`);
+    if (outcome.superseded) {
+      // Recorded and outputs written: now end the run so its mutex goes to the newer run.
+      const workflow = ctx.env.APHEX_WORKFLOW_NAME!;
+      const config = await loadStageConfig(inputs);
+      const kube = createKubeClient(await loadKubeConfig({ env: ctx.env, cwd: ctx.cwd }));
+      await stopRun(kube, { namespace: config.pipeline.namespace, workflow });
+      ctx.stderr(
+        `aphex deploy: superseded by commit ${outcome.superseded.sha} ` +
+          `(${outcome.superseded.workflow}); run ${workflow} stopped\n`,
+      );
+    }
     return outcome.exitCode;
   },
 };

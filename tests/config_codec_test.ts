@@ -62,6 +62,7 @@ const pipeline = fc.record({
   }),
   logGroup: text,
   cdkQualifier: text,
+  executionMode: fc.constantFrom("queued" as const, "superseded" as const),
 }, {
   requiredKeys: [
     "name",
@@ -73,6 +74,7 @@ const pipeline = fc.record({
     "notifications",
     "logGroup",
     "cdkQualifier",
+    "executionMode",
   ],
 });
 const config = fc.record({

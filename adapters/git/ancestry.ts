@@ -78,12 +78,16 @@ export async function commitRelation(
   const has = async (sha: string) => (await run(["cat-file", "-e", `${sha}^{commit}`])).code === 0;
 
   const shallow = (await run(["rev-parse", "--is-shallow-repository"])).stdout.trim() === "true";
-  if (shallow || !(await has(live))) {
+  // The checkout holds `candidate` or `live`; the other one (and, in a shallow checkout, the
+  // history between them) is fetched: --unshallow fetches the whole history.
+  const missing = [];
+  for (const sha of [live, candidate]) if (!(await has(sha))) missing.push(sha);
+  if (shallow || missing.length > 0) {
     const remote = url ?? "origin";
-    // A shallow checkout lacks the history between the two commits: --unshallow fetches it all.
     const deepen = shallow ? ["--unshallow"] : [];
-    log(`fetching the live commit ${live}${shallow ? " and the history (unshallow)" : ""}`);
-    const bySha = await run(["fetch", "--quiet", "--no-tags", ...deepen, "--", remote, live]);
+    const wanted = missing.length > 0 ? missing : [live];
+    log(`fetching ${wanted.join(", ")}${shallow ? " and the history (unshallow)" : ""}`);
+    const bySha = await run(["fetch", "--quiet", "--no-tags", ...deepen, "--", remote, ...wanted]);
     if (bySha.code !== 0) {
       const branch = options.branch?.replace(/^refs\/heads\//, "");
       const refspec = branch ? [`+refs/heads/${branch}:refs/remotes/origin/${branch}`] : [];
@@ -98,14 +102,16 @@ export async function commitRelation(
       ]);
       if (byBranch.code !== 0) {
         const detail = redact(byBranch.stderr.trim().split("\n").slice(-3).join("\n"));
-        throw new AphexError(`git fetch of the live commit ${live} failed: ${detail}`);
+        throw new AphexError(`git fetch of ${wanted.join(", ")} failed: ${detail}`);
       }
     }
-    if (!(await has(live))) {
-      return {
-        relation: "diverged",
-        note: `the live commit ${live} is not in the repository any more (history rewritten)`,
-      };
+    for (const sha of [live, candidate]) {
+      if (!(await has(sha))) {
+        return {
+          relation: "diverged",
+          note: `commit ${sha} is not in the repository any more (history rewritten)`,
+        };
+      }
     }
   }
   const isAncestor = async (a: string, b: string): Promise<boolean> => {

@@ -52,8 +52,8 @@ async function git(args: string[], cwd: string, env: Record<string, string>): Pr
 export interface RunOrderFixture {
   /** Temp root. */
   root: string;
-  /** Linear commits c1 → c2 → c3 of `main`. */
-  commits: [string, string, string];
+  /** Linear commits c1 → c2 → c3 → c4 of `main`. */
+  commits: [string, string, string, string];
   /** A commit on another branch made from c1 (neither ancestor nor descendant of c2/c3). */
   forced: string;
   /** Repository URL. */
@@ -73,13 +73,19 @@ export interface RunOrderFixture {
 /** Sets up a {@linkcode RunOrderFixture}, runs `fn`, removes everything. */
 export async function withRunOrderFixture(
   fn: (f: RunOrderFixture) => Promise<void>,
+  options: { executionMode?: "queued" | "superseded" } = {},
 ): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "aphex-run-order-" });
   try {
+    const config = configYaml({ devStacks: ["aphex-fixture-network"] }).replace(
+      'version: "1.0"\n',
+      `version: "1.0"\npipeline:\n  executionMode: ${options.executionMode ?? "queued"}\n`,
+    );
     const repo = await makeRepo(root, [
-      { "aphex-config.yaml": configYaml({ devStacks: ["aphex-fixture-network"] }), ...REPO_FILES },
+      { "aphex-config.yaml": config, ...REPO_FILES },
       { "src/a.txt": "2\n" },
       { "src/a.txt": "3\n" },
+      { "src/a.txt": "4\n" },
     ]);
     const gitEnv = testGitEnv(root);
     await git(["checkout", "--quiet", "-b", "rewritten", repo.commits[0]!], repo.dir, gitEnv);
@@ -103,7 +109,7 @@ export async function withRunOrderFixture(
     };
     await fn({
       root,
-      commits: repo.commits as [string, string, string],
+      commits: repo.commits as [string, string, string, string],
       forced,
       repoUrl: repo.url,
       store,
