@@ -123,6 +123,9 @@ if (wavesLargest > MAX_DAG_TASKS || wavesTemplates.length > MAX_DAG_TASKS) {
   throw new Error("waves: over Argo's CRD caps");
 }
 
-Deno.bench("generateManifests: 1,000 environments × 10 stacks in waves of 50 (parsed config)", () => {
-  generateManifests(wavesConfig);
-});
+Deno.bench(
+  "generateManifests: 1,000 environments × 10 stacks in waves of 50 (parsed config)",
+  () => {
+    generateManifests(wavesConfig);
+  },
+);
