@@ -166,6 +166,15 @@ export interface PipelineConfig {
 /** How runs of one pipeline relate: see {@linkcode PipelineConfig.executionMode}. */
 export type ExecutionMode = "queued" | "superseded";
 
+/** How each environment's stacks are deployed (issue 15). */
+export interface DeployConfig {
+  /**
+   * Stacks deployed at once within an environment (default 1): a stack starts once every stack
+   * it depends on (in the CDK app) has deployed; the first failure starts nothing new.
+   */
+  concurrency: number;
+}
+
 /** The whole configuration (spec: AphexConfig), with defaults applied. */
 export interface AphexConfig {
   /** Always {@linkcode CONFIG_VERSION}. */
@@ -174,6 +183,8 @@ export interface AphexConfig {
   pipeline: PipelineConfig;
   /** Build stage. */
   build: BuildConfig;
+  /** Stack deployment within an environment. */
+  deploy: DeployConfig;
   /** Environments in deployment order. */
   environments: EnvironmentConfig[];
 }
@@ -190,6 +201,8 @@ export interface RawAphexConfig {
   };
   /** Build commands and the artifacts folder. */
   build: { commands: string[]; artifacts?: string };
+  /** Stack deployment settings. */
+  deploy?: Partial<DeployConfig>;
   /** Environments in deploy order, optional fields possibly missing. */
   environments: Array<
     Omit<EnvironmentConfig, "approval" | "hooks" | "approvalTimeout"> & {
@@ -217,6 +230,7 @@ export const DEFAULTS = {
     executionMode: "queued" as ExecutionMode,
   },
   build: { artifacts: "artifacts" },
+  deploy: { concurrency: 1 },
   environment: { approval: false, approvalTimeout: DEFAULT_APPROVAL_TIMEOUT },
 } as const;
 
@@ -273,6 +287,7 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
       commands: [...raw.build.commands],
       artifacts: raw.build.artifacts ?? DEFAULTS.build.artifacts,
     },
+    deploy: { concurrency: raw.deploy?.concurrency ?? DEFAULTS.deploy.concurrency },
     environments: raw.environments.map((e) => {
       const env: EnvironmentConfig = {
         name: e.name,

@@ -21,6 +21,7 @@ import {
 import type {
   AphexConfig,
   BuildConfig,
+  DeployConfig,
   EnvironmentConfig,
   GitHubConfig,
   HooksConfig,
@@ -121,5 +122,6 @@ export const AphexConfigCodec: Codec<AphexConfig> = object<AphexConfig>({
   version: string,
   pipeline: PipelineConfigCodec,
   build: BuildConfigCodec,
+  deploy: object<DeployConfig>({ concurrency: integer }),
   environments: array(EnvironmentConfigCodec),
 });

@@ -46,7 +46,9 @@ import {
   deployStack,
   locateCdkApps,
   selectStacks,
+  transitiveDependencies,
 } from "../adapters/cdk/cli.ts";
+import { runInDependencyOrder } from "../models/stack_schedule.ts";
 import {
   assertStackDeployable,
   diagnoseStack,
@@ -455,7 +457,11 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       });
       const outputsDir = await Deno.makeTempDir({ prefix: "aphex-cdk-outputs-" });
       tempDirs.push(outputsDir);
-      for (const [i, step] of ordered.entries()) {
+      // deploy.concurrency stacks at once, each after the stacks it depends on (models/stack_schedule.ts;
+      // 1 = the configured order, one by one); the first failure starts nothing new.
+      const stackCfn = cfn;
+      const stackStep = async (step: PlannedStack, i: number) => {
+        const cfn = stackCfn;
         if (deps.signal?.aborted) {
           throw new AphexError(
             `cancelled by ${String(deps.signal.reason)} before ${step.stack.stackName}`,
@@ -541,6 +547,21 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
         log(
           `[deploy] stack ${name} ${deployed.noChanges ? "had no changes" : "deployed"} in ` +
             `${duration().toFixed(2)} s; ${Object.keys(stackOutputs).length} output(s)`,
+        );
+      };
+      try {
+        await runInDependencyOrder(ordered, stackStep, {
+          concurrency: config.deploy.concurrency,
+          key: (p) => p.stack.stackName,
+          dependsOn: (p) => transitiveDependencies(p.assembly, p.stack),
+        });
+      } finally {
+        // In configured order; stacks never started are the ones not deployed.
+        const position = new Map(ordered.map((p, i) => [p.stack.stackName, i]));
+        outcome.results.sort((a, b) => position.get(a.stackName)! - position.get(b.stackName)!);
+        const attempted = new Set(outcome.results.map((r) => r.stackName));
+        outcome.notDeployed = ordered.map((p) => p.stack.stackName).filter((n) =>
+          !attempted.has(n)
         );
       }
 

@@ -81,6 +81,7 @@ const config = fc.record({
   version: fc.constant("1.0"),
   pipeline,
   build,
+  deploy: fc.record({ concurrency: fc.integer({ min: 1, max: 20 }) }),
   environments: fc.array(environment, { maxLength: 3 }),
 });
 
