@@ -73,6 +73,11 @@ export const COMMANDS: Record<string, Entry> = {
     load: () => import("../stages/deploy.ts"),
     help: () => import("../stages/deploy_spec.ts"),
   },
+  "approval-check": {
+    group: "stage",
+    summary: "After an approval gate: fail the run as 'approval expired' when its timeout elapsed",
+    load: () => import("../stages/approval_check.ts"),
+  },
   test: {
     group: "stage",
     summary: "Run an environment's tests.commands against its deployed stacks; store the results",

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { DEFAULT_APPROVAL_TIMEOUT } from "./approval.ts";
+
 /** Configuration format version understood by this release. */
 export const CONFIG_VERSION = "1.0";
 
@@ -68,6 +70,14 @@ export interface EnvironmentConfig {
   approval: boolean;
   /** Commands around the deployment. */
   hooks: HooksConfig;
+  // --- run order (issue 15) ---
+  /**
+   * Wave the environment deploys in: consecutive environments with the same wave deploy in
+   * parallel, waves in order. Unset: a wave of its own (today's one-after-another order).
+   */
+  wave?: string;
+  /** How long an approval gate waits before the run fails as "approval expired" (`24h`). */
+  approvalTimeout: string;
 }
 
 /** GitHub repository that triggers the pipeline. */
@@ -144,6 +154,25 @@ export interface PipelineConfig {
   logGroup: string;
   /** CDK bootstrap qualifier (bootstrap roles, `/cdk-bootstrap/<qualifier>/version`). */
   cdkQualifier: string;
+  // --- run order (issue 15) ---
+  /**
+   * `queued`: every run deploys, one after another in creation order. `superseded`: a run stops
+   * before an environment (and before each deploy) when a newer commit of the same branch has a
+   * run waiting or running; it ends as superseded by that commit.
+   */
+  executionMode: ExecutionMode;
+}
+
+/** How runs of one pipeline relate: see {@linkcode PipelineConfig.executionMode}. */
+export type ExecutionMode = "queued" | "superseded";
+
+/** How each environment's stacks are deployed (issue 15). */
+export interface DeployConfig {
+  /**
+   * Stacks deployed at once within an environment (default 1): a stack starts once every stack
+   * it depends on (in the CDK app) has deployed; the first failure starts nothing new.
+   */
+  concurrency: number;
 }
 
 /** The whole configuration (spec: AphexConfig), with defaults applied. */
@@ -154,6 +183,8 @@ export interface AphexConfig {
   pipeline: PipelineConfig;
   /** Build stage. */
   build: BuildConfig;
+  /** Stack deployment within an environment. */
+  deploy: DeployConfig;
   /** Environments in deployment order. */
   environments: EnvironmentConfig[];
 }
@@ -170,10 +201,13 @@ export interface RawAphexConfig {
   };
   /** Build commands and the artifacts folder. */
   build: { commands: string[]; artifacts?: string };
+  /** Stack deployment settings. */
+  deploy?: Partial<DeployConfig>;
   /** Environments in deploy order, optional fields possibly missing. */
   environments: Array<
-    Omit<EnvironmentConfig, "approval" | "hooks"> & {
+    Omit<EnvironmentConfig, "approval" | "hooks" | "approvalTimeout"> & {
       approval?: boolean;
+      approvalTimeout?: string;
       hooks?: Partial<HooksConfig>;
     }
   >;
@@ -193,9 +227,11 @@ export const DEFAULTS = {
     notifications: { onSuccess: false },
     logGroup: "/aws/eks/aphex-pipeline/workflows",
     cdkQualifier: "hnb659fds",
+    executionMode: "queued" as ExecutionMode,
   },
   build: { artifacts: "artifacts" },
-  environment: { approval: false },
+  deploy: { concurrency: 1 },
+  environment: { approval: false, approvalTimeout: DEFAULT_APPROVAL_TIMEOUT },
 } as const;
 
 /**
@@ -224,6 +260,7 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
     notifications: { onSuccess: p.notifications?.onSuccess ?? d.notifications.onSuccess },
     logGroup: p.logGroup ?? d.logGroup,
     cdkQualifier: p.cdkQualifier ?? d.cdkQualifier,
+    executionMode: p.executionMode ?? d.executionMode,
   };
   if (p.argoUrl !== undefined) pipeline.argoUrl = p.argoUrl;
   if (p.roleArn !== undefined) pipeline.roleArn = p.roleArn;
@@ -250,6 +287,7 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
       commands: [...raw.build.commands],
       artifacts: raw.build.artifacts ?? DEFAULTS.build.artifacts,
     },
+    deploy: { concurrency: raw.deploy?.concurrency ?? DEFAULTS.deploy.concurrency },
     environments: raw.environments.map((e) => {
       const env: EnvironmentConfig = {
         name: e.name,
@@ -257,6 +295,7 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
         account: e.account,
         stacks: e.stacks.map((s) => ({ name: s.name, path: s.path })),
         approval: e.approval ?? DEFAULTS.environment.approval,
+        approvalTimeout: e.approvalTimeout ?? DEFAULTS.environment.approvalTimeout,
         hooks: {
           preDeploy: [...e.hooks?.preDeploy ?? []],
           postDeploy: [...e.hooks?.postDeploy ?? []],
@@ -264,6 +303,7 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
       };
       if (e.tests !== undefined) env.tests = { commands: [...e.tests.commands] };
       if (e.role !== undefined) env.role = e.role;
+      if (e.wave !== undefined) env.wave = e.wave;
       return env;
     }),
   };

@@ -8,10 +8,20 @@
  * No I/O happens in this module.
  * @module
  */
-import { array, boolean, type Codec, integer, object, optional, string } from "./_codec.ts";
+import {
+  array,
+  boolean,
+  type Codec,
+  integer,
+  literal,
+  object,
+  optional,
+  string,
+} from "./_codec.ts";
 import type {
   AphexConfig,
   BuildConfig,
+  DeployConfig,
   EnvironmentConfig,
   GitHubConfig,
   HooksConfig,
@@ -58,6 +68,8 @@ export const EnvironmentConfigCodec: Codec<EnvironmentConfig> = object<Environme
   role: optional(string),
   approval: boolean,
   hooks: HooksConfigCodec,
+  wave: optional(string),
+  approvalTimeout: string,
 });
 
 const GitHubConfigCodec: Codec<GitHubConfig> = object<GitHubConfig>({
@@ -102,6 +114,7 @@ export const PipelineConfigCodec: Codec<PipelineConfig> = object<PipelineConfig>
   notifications: NotificationsConfigCodec,
   logGroup: string,
   cdkQualifier: string,
+  executionMode: literal("queued", "superseded"),
 });
 
 /** JSON codec of {@linkcode AphexConfig} (the configuration with defaults applied). */
@@ -109,5 +122,6 @@ export const AphexConfigCodec: Codec<AphexConfig> = object<AphexConfig>({
   version: string,
   pipeline: PipelineConfigCodec,
   build: BuildConfigCodec,
+  deploy: object<DeployConfig>({ concurrency: integer }),
   environments: array(EnvironmentConfigCodec),
 });

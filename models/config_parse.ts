@@ -19,6 +19,8 @@ import { type AphexConfig, applyDefaults, type RawAphexConfig } from "./config.t
 import { AphexError, type ConfigIssue, ExitCode, formatIssue } from "./errors.ts";
 import { AWS_REGIONS } from "./aws_regions.ts";
 import { closest } from "./suggest.ts";
+import { waveProblems } from "./waves.ts";
+import { approvalTimeoutProblem } from "./approval.ts";
 
 export { closest };
 
@@ -377,6 +379,16 @@ function semanticProblems(
       }
     });
   });
+  // Waves (models/waves.ts): each wave's environments are listed together.
+  raw.environments.forEach((env, i) => {
+    const problem = env.approvalTimeout === undefined
+      ? undefined
+      : approvalTimeoutProblem(env.approvalTimeout);
+    if (problem) problems.push({ path: ["environments", i, "approvalTimeout"], message: problem });
+  });
+  for (const [i, message] of waveProblems(raw.environments)) {
+    problems.push({ path: ["environments", i, "wave"], message });
+  }
   problems.push(...commandProblems(raw));
   // Workspace boundary rule of build.artifacts (models/_paths.ts; enforced again at run time).
   const artifacts = raw.build?.artifacts;

@@ -46,7 +46,9 @@ import {
   deployStack,
   locateCdkApps,
   selectStacks,
+  transitiveDependencies,
 } from "../adapters/cdk/cli.ts";
+import { runInDependencyOrder } from "../models/stack_schedule.ts";
 import {
   assertStackDeployable,
   diagnoseStack,
@@ -71,10 +73,19 @@ import { freshArtifactsDir, prepareDownloadTarget } from "../adapters/workspace/
 import { sha256Stream } from "../adapters/store/hash.ts";
 import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
 import { DEFAULT_HOOK_TIMEOUT_MS, spec } from "./deploy_spec.ts";
+import { checkStaleDeploy, recordLiveCommit, type StaleVerdict } from "./_stale_check.ts";
+import { findSuperseder, stopRun, type Superseder } from "./_supersede_check.ts";
+import {
+  createKubeClient,
+  type KubeClient,
+  loadKubeConfig,
+} from "../adapters/kubernetes/client.ts";
 import {
   checkoutStage,
   GITHUB_TOKEN_ENV,
+  loadStageConfig,
   resolveBucket,
+  resolveRepoUrl,
   resolveStageInputs,
   runStageCommand,
   secondsOption,
@@ -124,6 +135,8 @@ export interface DeployDeps extends StageDeps {
   retry?: RetryOptions;
   /** Clock (bounds the failure events read after a failed deploy). */
   clock?: () => Date;
+  /** Kubernetes client of the superseded check (default: from the pod's service account). */
+  kube?: KubeClient;
 }
 
 /** What {@linkcode runDeploy} did. */
@@ -144,7 +157,22 @@ export interface DeployOutcome {
   outputsUri?: string;
   /** URI of the uploaded log on failure (when the upload worked). */
   logUri?: string;
+  /**
+   * Set when the commit is an ancestor of the one live in the environment: nothing deployed,
+   * exit code 0, recorded as `superseded` by the live commit (neither success nor failure).
+   */
+  stale?: StaleVerdict;
+  /** Where the new live commit was recorded (`envs/<env>/current.json`) after a deploy. */
+  currentUri?: string;
+  /**
+   * `executionMode: superseded`: the newer run that made this one stop before deploying (exit
+   * code 0, recorded as `superseded`; the command then stops the run).
+   */
+  superseded?: Superseder;
 }
+
+/** Thrown inside the deploy when a newer run supersedes this one right before it deploys. */
+class SupersededSignal extends Error {}
 
 /** A failure event as recorded in a DeploymentResult (JSON-friendly). */
 export function eventRecord(event: FailureEvent): Record<string, unknown> {
@@ -333,6 +361,24 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
     const where = `environment ${target.name} (aws://${target.account}/${target.region})`;
     log(`[deploy] ${where}; commit ${sha}; artifact store ${activeStore.location}`);
 
+    // 1a. superseded mode: stop here if a newer commit has a run waiting (stages/_supersede_check.ts)
+    const supersededBy = supersedeCheck(config, inputs, deps, log, (s) => outcome.superseded = s);
+    if (await supersededBy("reaching the environment")) return outcome;
+
+    // 1b. never older over newer (stages/_stale_check.ts)
+    const verdict = await checkStaleDeploy(target.name, {
+      store: activeStore,
+      workspace: inputs.workspace,
+      sha,
+      ...await repoOptions(inputs, deps),
+      log: (line) => log(`[deploy] ${line}`),
+    });
+    log(`[deploy] ${verdict.message}`);
+    if (!verdict.proceed) {
+      outcome.stale = verdict;
+      return outcome;
+    }
+
     try {
       // 2. artifacts
       const download = await downloadArtifacts(activeStore, sha, artifactsDir);
@@ -402,6 +448,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       }
       const ordered = target.stacks.map((s) => plan.get(s.name)!);
       outcome.notDeployed = ordered.map((p) => p.stack.stackName);
+      if (await supersededBy("right before deploying")) throw new SupersededSignal();
 
       // 6. stacks, in configured order; the first failure stops
       cfn = (deps.cloudFormation ?? createCloudFormationClient)({
@@ -410,7 +457,11 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       });
       const outputsDir = await Deno.makeTempDir({ prefix: "aphex-cdk-outputs-" });
       tempDirs.push(outputsDir);
-      for (const [i, step] of ordered.entries()) {
+      // deploy.concurrency stacks at once, each after the stacks it depends on (models/stack_schedule.ts;
+      // 1 = the configured order, one by one); the first failure starts nothing new.
+      const stackCfn = cfn;
+      const stackStep = async (step: PlannedStack, i: number) => {
+        const cfn = stackCfn;
         if (deps.signal?.aborted) {
           throw new AphexError(
             `cancelled by ${String(deps.signal.reason)} before ${step.stack.stackName}`,
@@ -497,12 +548,28 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
           `[deploy] stack ${name} ${deployed.noChanges ? "had no changes" : "deployed"} in ` +
             `${duration().toFixed(2)} s; ${Object.keys(stackOutputs).length} output(s)`,
         );
+      };
+      try {
+        await runInDependencyOrder(ordered, stackStep, {
+          concurrency: config.deploy.concurrency,
+          key: (p) => p.stack.stackName,
+          dependsOn: (p) => transitiveDependencies(p.assembly, p.stack),
+        });
+      } finally {
+        // In configured order; stacks never started are the ones not deployed.
+        const position = new Map(ordered.map((p, i) => [p.stack.stackName, i]));
+        outcome.results.sort((a, b) => position.get(a.stackName)! - position.get(b.stackName)!);
+        const attempted = new Set(outcome.results.map((r) => r.stackName));
+        outcome.notDeployed = ordered.map((p) => p.stack.stackName).filter((n) =>
+          !attempted.has(n)
+        );
       }
 
       // 7. postDeploy hooks
       await runHooks("postDeploy", target.hooks.postDeploy, childEnv);
     } catch (e) {
       if (e instanceof AphexError && e.exitCode === ExitCode.Usage) throw e;
+      if (e instanceof SupersededSignal) return outcome;
       outcome.exitCode = ExitCode.Failed;
       outcome.failure = redact(describeError(e));
       log(`[deploy] FAILED: ${outcome.failure}`);
@@ -526,6 +593,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
         }
       }
     }
+    if (outcome.superseded) return outcome;
     if (outcome.exitCode !== ExitCode.Ok) {
       const key = logKey(sha, `deploy-${target.name}`);
       try {
@@ -537,6 +605,21 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       }
     } else {
       log(`[deploy] environment ${target.name}: ${outcome.results.length} stack(s) deployed`);
+      try {
+        outcome.currentUri = await recordLiveCommit(activeStore, target.name, {
+          sha,
+          time: clock(),
+          workflow: deps.env.APHEX_WORKFLOW_NAME ?? null,
+        });
+        log(`[deploy] ${sha} recorded as live in ${outcome.currentUri}`);
+      } catch (e) {
+        // The stacks are deployed; without the record a later older run could not be refused.
+        outcome.exitCode = ExitCode.Failed;
+        outcome.failure = `deployed, but the live commit could not be recorded: ${
+          redact(describeError(e))
+        }`;
+        log(`[deploy] ${outcome.failure}`);
+      }
     }
     return outcome;
   } finally {
@@ -548,6 +631,68 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
   }
 }
 
+/**
+ * The superseded check of this deploy (a function called at each checkpoint): in `queued` mode,
+ * or outside a workflow (no `APHEX_WORKFLOW_NAME`: nothing to stop), it never supersedes.
+ */
+function supersedeCheck(
+  config: { pipeline: { executionMode: string; namespace: string; name: string } },
+  inputs: DeployInputs,
+  deps: DeployDeps,
+  log: (line: string) => void,
+  found: (s: Superseder) => void,
+): (when: string) => Promise<boolean> {
+  const workflow = deps.env.APHEX_WORKFLOW_NAME;
+  let kube = deps.kube;
+  return async (when) => {
+    if (config.pipeline.executionMode !== "superseded" || !workflow) return false;
+    kube ??= createKubeClient(await loadKubeConfig({ env: deps.env, cwd: inputs.workspace }));
+    const by = await findSuperseder({
+      kube,
+      namespace: config.pipeline.namespace,
+      pipeline: config.pipeline.name,
+      workflow,
+      ref: inputs.branch ?? "",
+      sha: inputs.commitSha,
+      workspace: inputs.workspace,
+      git: await repoOptions(inputs, deps),
+      log: (line) => log(`[deploy] ${line}`),
+    });
+    if (!by) {
+      log(`[deploy] ${when}: no newer commit of ${inputs.branch ?? "the branch"} is waiting`);
+      return false;
+    }
+    found(by);
+    log(
+      `[deploy] SUPERSEDED ${when}: commit ${by.sha} (run ${by.workflow}) is newer and waiting; ` +
+        "this run stops here without deploying",
+    );
+    return true;
+  };
+}
+
+/** Repository options of the stale check (the same remote and token as the checkout). */
+async function repoOptions(inputs: DeployInputs, deps: DeployDeps) {
+  const repoUrl = await resolveRepoUrl(inputs);
+  const token = deps.env[GITHUB_TOKEN_ENV];
+  return {
+    ...(repoUrl ? { repoUrl } : {}),
+    ...(inputs.branch ? { branch: inputs.branch } : {}),
+    ...(token ? { token } : {}),
+    ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
+    ...(deps.git ? { git: deps.git } : {}),
+    env: deps.env,
+  };
+}
+
+/** What the deploy did, for output parameters and records: `deployed`, `stale` or `failed`. */
+export function deployStatus(
+  outcome: DeployOutcome,
+): "deployed" | "stale" | "superseded" | "failed" {
+  if (outcome.exitCode !== ExitCode.Ok) return "failed";
+  return outcome.superseded ? "superseded" : outcome.stale ? "stale" : "deployed";
+}
+
 /** Writes the deploy stage's Argo output parameters (`stack-outputs` …) and result JSON. */
 export async function writeDeployOutputs(dir: string, outcome: DeployOutcome): Promise<void> {
   await writeOutputs(dir, {
@@ -555,9 +700,14 @@ export async function writeDeployOutputs(dir: string, outcome: DeployOutcome): P
       success: String(outcome.exitCode === ExitCode.Ok),
       "exit-code": String(outcome.exitCode),
       "stack-outputs": JSON.stringify(outcome.outputs),
+      status: deployStatus(outcome),
     },
     result: {
       environment: outcome.environment,
+      status: deployStatus(outcome),
+      stale: outcome.stale
+        ? { live: outcome.stale.live?.sha ?? null, message: outcome.stale.message }
+        : null,
       success: outcome.exitCode === ExitCode.Ok,
       results: outcome.results,
       outputs: outcome.outputs,
@@ -587,6 +737,17 @@ export const command: Command = {
         exitCode: o.exitCode,
         ...(o.failure ? { errorMessage: o.failure } : {}),
         deployments: o.results,
+        // A stale deploy is neither success nor failure: superseded by the live commit.
+        ...(o.stale?.live
+          ? { supersededBy: `commit ${o.stale.live.sha}`, status: "superseded" as const }
+          : {}),
+        // Superseded mode: by the newer commit waiting (and its run).
+        ...(o.superseded
+          ? {
+            supersededBy: `commit ${o.superseded.sha} (${o.superseded.workflow})`,
+            status: "superseded" as const,
+          }
+          : {}),
       }),
       run: (signal: AbortSignal, log: (line: string) => void) =>
         runDeploy(inputs, {
@@ -604,10 +765,23 @@ export const command: Command = {
       ctx.stdout(
         JSON.stringify({
           environment: outcome.environment,
+          status: deployStatus(outcome),
           success: outcome.exitCode === ExitCode.Ok,
           results: outcome.results,
           outputs: outcome.outputs,
         }) + "\n",
+      );
+    }
+    if (outcome.stale) ctx.stderr(`aphex deploy: skipped as stale — ${outcome.stale.message}\n`);
+    if (outcome.superseded) {
+      // Recorded and outputs written: now end the run so its mutex goes to the newer run.
+      const workflow = ctx.env.APHEX_WORKFLOW_NAME!;
+      const config = await loadStageConfig(inputs);
+      const kube = createKubeClient(await loadKubeConfig({ env: ctx.env, cwd: ctx.cwd }));
+      await stopRun(kube, { namespace: config.pipeline.namespace, workflow });
+      ctx.stderr(
+        `aphex deploy: superseded by commit ${outcome.superseded.sha} ` +
+          `(${outcome.superseded.workflow}); run ${workflow} stopped\n`,
       );
     }
     return outcome.exitCode;

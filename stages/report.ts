@@ -270,6 +270,16 @@ export function supersedingWorkflow(records: readonly StageRecord[]): string | n
 }
 
 /**
+ * Whether the run stopped itself as superseded (`executionMode: superseded`: a deploy stage
+ * recorded `superseded` and ended the run with `shutdown: Stop`, so Argo reports it Failed):
+ * neither success nor failure, unless a stage really failed.
+ */
+function stoppedAsSuperseded(records: readonly StageRecord[]): boolean {
+  return records.some((r) => r.stage.status === "superseded" && r.supersededBy !== null) &&
+    !records.some((r) => r.stage.status === "failed");
+}
+
+/**
  * Builds the run record: stages from the records (in start order), a stage still `running` is
  * marked failed, Argo's failures fill in stages that left no record or no error message, and the
  * overall status is Argo's (`Succeeded` → succeeded, `Failed`/`Error` → failed), except that a
@@ -331,7 +341,13 @@ export function assembleWorkflowMetadata(
     branch: inputs.branch,
     triggeredAt: inputs.createdAt ?? earliest ?? options.now,
     completedAt: options.now,
-    status: failed ? "failed" : supersedingWorkflow(options.records) ? "superseded" : "succeeded",
+    status: stoppedAsSuperseded(options.records)
+      ? "superseded"
+      : failed
+      ? "failed"
+      : supersedingWorkflow(options.records)
+      ? "superseded"
+      : "succeeded",
     stages,
   };
 }

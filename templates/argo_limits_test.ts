@@ -32,7 +32,8 @@ function runOrder(wt: WorkflowTemplate): DagTask[] {
     assert.equal(order.length, tasks.length, `${template.name} is one chain`);
     return order.flatMap((t) => {
       const target = byName.get(t.template)!;
-      return target.dag ? walk(target) : [t];
+      // The approval gate is one environment step (its own DAG: wait → expiry check).
+      return target.dag && t.template !== "approval" ? walk(target) : [t];
     });
   };
   return walk(byName.get("environments")!);

@@ -24,14 +24,37 @@ function label(step: GraphStep): string {
   return step.kind === "approval" ? `approve ${step.env}` : step.name;
 }
 
+/** The waves in order with their steps (empty without waves). */
+function wavesOf(steps: GraphStep[]): Array<{ name: string; steps: GraphStep[] }> {
+  const waves: Array<{ name: string; steps: GraphStep[] }> = [];
+  for (const s of steps) {
+    if (s.wave === undefined) continue;
+    if (waves.at(-1)?.name !== s.wave) waves.push({ name: s.wave, steps: [] });
+    waves.at(-1)!.steps.push(s);
+  }
+  return waves;
+}
+
 function mermaid(steps: GraphStep[]): string {
   const id = new Map(steps.map((s, i) => [s.name, `s${i}`]));
   const lines = ["flowchart LR"];
-  for (const s of steps) {
+  const node = (s: GraphStep, indent: string) => {
     const text = JSON.stringify(label(s));
-    lines.push(`  ${id.get(s.name)}${s.kind === "approval" ? `{${text}}` : `[${text}]`}`);
-  }
+    lines.push(`${indent}${id.get(s.name)}${s.kind === "approval" ? `{${text}}` : `[${text}]`}`);
+  };
+  for (const s of steps) if (s.wave === undefined) node(s, "  ");
+  // Waves: one subgraph each (its environments run in parallel); a wave follows the previous one.
+  const waves = wavesOf(steps);
+  waves.forEach((wave, i) => {
+    lines.push(`  subgraph w${i}[${JSON.stringify(`wave ${wave.name}`)}]`);
+    for (const s of wave.steps) node(s, "    ");
+    lines.push("  end");
+  });
   for (const s of steps) if (s.after) lines.push(`  ${id.get(s.after)} --> ${id.get(s.name)}`);
+  waves.forEach((wave, i) => {
+    const from = i === 0 ? id.get(wave.steps[0]!.afterAll![0]!) : `w${i - 1}`;
+    lines.push(`  ${from} --> w${i}`);
+  });
   return lines.join("\n") + "\n";
 }
 
@@ -43,15 +66,32 @@ function dot(name: string, steps: GraphStep[]): string {
   }
   for (const s of steps) {
     if (s.after) lines.push(`  ${JSON.stringify(s.after)} -> ${JSON.stringify(s.name)};`);
+    for (const a of s.afterAll ?? []) {
+      lines.push(`  ${JSON.stringify(a)} -> ${JSON.stringify(s.name)};`);
+    }
   }
+  wavesOf(steps).forEach((wave, i) => {
+    lines.push(`  subgraph "cluster_wave_${i}" { label=${JSON.stringify(`wave ${wave.name}`)};`);
+    lines.push(`    ${wave.steps.map((s) => JSON.stringify(s.name)).join("; ")}; }`);
+  });
   lines.push("}");
   return lines.join("\n") + "\n";
 }
 
 function text(name: string, steps: GraphStep[]): string {
   const width = Math.max(...steps.map((s) => s.name.length)) + 2;
-  const lines = [`pipeline ${name}: ${steps.length} steps, each after the previous one`];
+  const waves = wavesOf(steps);
+  const lines = [
+    waves.length === 0
+      ? `pipeline ${name}: ${steps.length} steps, each after the previous one`
+      : `pipeline ${name}: ${steps.length} steps; environments in ${waves.length} waves ` +
+        "(a wave's environments deploy in parallel, each wave after the previous one succeeded)",
+  ];
   steps.forEach((s, i) => {
+    if (s.wave !== undefined && s.afterAll !== undefined && s.wave !== steps[i - 1]?.wave) {
+      const envs = [...new Set(waves.find((w) => w.name === s.wave)!.steps.map((x) => x.env))];
+      lines.push(`     wave ${s.wave}: ${envs.join(", ")}`);
+    }
     const what = s.kind === "approval"
       ? `manual approval before deploying ${s.env}`
       : s.env

@@ -99,7 +99,17 @@ export function buildRbac(config: AphexConfig): Manifest[] {
         resourceNames: templates,
         verbs: ["get", "patch"],
       },
-      { apiGroups: [ARGO], resources: ["workflows"], verbs: ["create", "get"] },
+      {
+        apiGroups: [ARGO],
+        resources: ["workflows"],
+        // create/get: pipeline-update resubmits the run. Only with `executionMode: superseded`:
+        // list (the deploy stage looks for a newer commit's run waiting on the mutex) and patch
+        // (a superseded run stops itself with `spec.shutdown: Stop`, releasing the mutex; the
+        // Workflow names are generated, so resourceNames cannot narrow it).
+        verbs: p.executionMode === "superseded"
+          ? ["create", "get", "list", "patch"]
+          : ["create", "get"],
+      },
     ]),
     binding(config, names.pipelineRole, p.namespace, pipelineSa),
   ];

@@ -291,7 +291,7 @@ Deno.test("the WorkflowTemplate uses event data only in env values, never in arg
     for (const r of refs) {
       assert.match(
         r!,
-        /^\{\{(workflow\.parameters\.(commit-sha|ref|environments)|workflow\.(name|status|failures|creationTimestamp|namespace)|inputs\.parameters\.env)\}\}$/,
+        /^\{\{(workflow\.parameters\.(commit-sha|ref|environments)|workflow\.(name|status|failures|creationTimestamp|namespace)|inputs\.parameters\.(env|timeout|started|finished))\}\}$/,
       );
     }
   }

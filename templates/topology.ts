@@ -9,6 +9,8 @@
  */
 import { createHash } from "node:crypto";
 import type { AphexConfig, SecretRef } from "../models/config.ts";
+import { environmentWaves, usesWaves } from "../models/waves.ts";
+import { DEFAULT_APPROVAL_TIMEOUT } from "../models/approval.ts";
 
 /** One environment as the topology sees it. */
 export interface TopologyEnvironment {
@@ -18,6 +20,10 @@ export interface TopologyEnvironment {
   approval: boolean;
   /** Whether a test step follows the deployment. */
   tests: boolean;
+  /** Wave (set only when configured: the hash of a pipeline without waves is unchanged). */
+  wave?: string;
+  /** Approval timeout, when there is a gate and it is not the default (24h). */
+  approvalTimeout?: string;
 }
 
 /** Everything the WorkflowTemplate depends on (and nothing else). */
@@ -55,6 +61,15 @@ export interface PipelineStep {
   env?: string;
   /** Name of the step this one runs after (none for the first step). */
   after?: string;
+  /**
+   * With waves: the steps this one waits for, all of them (the first step of an environment
+   * waits for the last step of every environment of the previous wave); `after` is then unset.
+   */
+  afterAll?: string[];
+  /** With waves: the wave of an environment's step. */
+  wave?: string;
+  /** Approval steps: the gate's timeout when it is not the default. */
+  timeout?: string;
 }
 
 /** Extracts the topology from a configuration. */
@@ -75,6 +90,10 @@ export function buildTopology(config: AphexConfig): Topology {
       name: e.name,
       approval: e.approval,
       tests: e.tests !== undefined && e.tests.commands.length > 0,
+      ...(e.wave !== undefined ? { wave: e.wave } : {}),
+      ...(e.approval && e.approvalTimeout !== DEFAULT_APPROVAL_TIMEOUT
+        ? { approvalTimeout: e.approvalTimeout }
+        : {}),
     })),
   };
 }
@@ -121,21 +140,60 @@ export function hashTopology(topology: Topology): string {
  */
 export function pipelineSteps(topology: Topology): PipelineStep[] {
   const steps: PipelineStep[] = [];
-  const add = (name: string, kind: StepKind, env?: string) => {
+  const add = (name: string, kind: StepKind, env?: string, timeout?: string) => {
     const previous = steps.at(-1)?.name;
     steps.push({
       name,
       kind,
       ...(env === undefined ? {} : { env }),
+      ...(timeout === undefined ? {} : { timeout }),
       ...(previous === undefined ? {} : { after: previous }),
     });
   };
   add("build", "build");
   add("pipeline-update", "pipeline-update");
   for (const env of topology.environments) {
-    if (env.approval) add(`approve-${env.name}`, "approval", env.name);
+    if (env.approval) add(`approve-${env.name}`, "approval", env.name, env.approvalTimeout);
     add(`deploy-${env.name}`, "deploy", env.name);
     if (env.tests) add(`test-${env.name}`, "test", env.name);
   }
-  return steps;
+  return usesWaves(topology.environments) ? inWaves(topology, steps) : steps;
+}
+
+/**
+ * Rewires the chained steps into waves: inside an environment the order is unchanged (treated as
+ * opaque); the first step of each environment waits for the last step of every environment of
+ * the previous wave (for the first wave: the step before the environments).
+ */
+function inWaves(topology: Topology, steps: PipelineStep[]): PipelineStep[] {
+  const byEnv = new Map<string, PipelineStep[]>();
+  const head: PipelineStep[] = [];
+  for (const step of steps) {
+    if (step.env === undefined) head.push(step);
+    else byEnv.set(step.env, [...byEnv.get(step.env) ?? [], step]);
+  }
+  const out = [...head];
+  let previous = [head.at(-1)!.name];
+  for (const wave of environmentWaves(topology.environments)) {
+    const last: string[] = [];
+    for (const env of wave.environments) {
+      const unit = byEnv.get(env)!;
+      unit.forEach((step, i) => {
+        const { after: _chained, ...rest } = step;
+        out.push({
+          ...rest,
+          wave: wave.name,
+          ...(i === 0 ? { afterAll: previous } : { after: unit[i - 1]!.name }),
+        });
+      });
+      last.push(unit.at(-1)!.name);
+    }
+    previous = last;
+  }
+  return out;
+}
+
+/** The waves of a topology (see models/waves.ts); each environment its own wave without any. */
+export function topologyWaves(topology: Topology): ReturnType<typeof environmentWaves> {
+  return environmentWaves(topology.environments);
 }

@@ -45,8 +45,8 @@ export interface EnvVar {
   name: string;
   /** Literal value (may hold an Argo `{{…}}` reference: env values are data, never shell text). */
   value?: string;
-  /** Value from a secret. */
-  valueFrom?: { secretKeyRef: SecretKeySelector };
+  /** Value from a secret, or from the pod itself (downward API). */
+  valueFrom?: { secretKeyRef: SecretKeySelector } | { fieldRef: { fieldPath: string } };
 }
 
 /** A container of an Argo template. */
@@ -73,6 +73,8 @@ export interface Parameter {
   name: string;
   /** Value. */
   value?: string;
+  /** Default of an input parameter the caller may leave out. */
+  default?: string;
   /** Description. */
   description?: string;
 }
@@ -116,9 +118,13 @@ export interface Template {
   /** Outputs. */
   outputs?: { parameters: OutputParameter[] };
   /** DAG body. */
-  dag?: { tasks: DagTask[] };
+  dag?: {
+    /** `false`: every branch runs to its end after a task failed (default true: no new task). */
+    failFast?: boolean;
+    tasks: DagTask[];
+  };
   /** Suspend body (manual approval). */
-  suspend?: Record<string, never>;
+  suspend?: { duration?: string };
   /** Container body. */
   container?: Container;
   /** Deadline of the step's pod in seconds (int-or-string, emitted as a string). */

@@ -25,7 +25,10 @@ import {
   pipelineSteps,
   type StepKind,
   type Topology,
+  topologyWaves,
 } from "./topology.ts";
+import { usesWaves } from "../models/waves.ts";
+import { DEFAULT_APPROVAL_TIMEOUT } from "../models/approval.ts";
 import type { DagTask, EnvVar, Parameter, Template, WorkflowTemplate } from "./types.ts";
 
 export { TOPOLOGY_HASH_ANNOTATION } from "./_common.ts";
@@ -210,6 +213,11 @@ function dagTask(step: PipelineStep): DagTask {
   if (step.env !== undefined && step.kind !== "approval") {
     task.arguments = { parameters: [{ name: "env", value: step.env }] };
   }
+  // Approval gates carry no `env` argument (bytes per environment): `approval-check` reads the
+  // environment from its node name (`….approve-<env>.check`); a timeout only when not the default.
+  if (step.kind === "approval" && step.timeout !== undefined) {
+    task.arguments = { parameters: [{ name: "timeout", value: step.timeout }] };
+  }
   return task;
 }
 
@@ -318,6 +326,159 @@ function chainedDags(name: string, units: DagTask[][]): Template[] {
 }
 
 /**
+ * The approval gate of an environment (`approve-<env>` runs `approval`, a DAG): `wait`, a suspend
+ * node whose inputs show what is to be approved (commit, ref, environment) and whose duration is
+ * the timeout, then `check` (`aphex approval-check`) with the gate's start and end times. Argo
+ * *continues* a suspend node when its duration elapses (Succeeded, exactly as a manual resume:
+ * workflow/controller/operator.go, util.ResumeWorkflow), so only the times tell an expired gate
+ * from an approved one; `check` fails the run as "approval expired" in that case, which releases
+ * the mutex. (`activeDeadlineSeconds`/`timeout` do not help: the CRD allows them only on leaf
+ * templates, and the controller applies a template `timeout` only to pending nodes and pods.)
+ */
+function approvalTemplates(topology: Topology): Template[] {
+  const input = (name: string) => `{{inputs.parameters.${name}}}`;
+  const check = stageTemplate(topology, "approval-check", "approval-check", {
+    withToken: false,
+    deadline: STAGE_DEADLINE_SECONDS.report,
+    extraEnv: [
+      // Downward API: the pod's Argo node name `<workflow>.….approve-<env>.check` names the
+      // environment (Argo sets this annotation on every pod it creates).
+      {
+        name: "APHEX_ARGO_NODE_NAME",
+        valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${NODE_NAME_ANNOTATION}']` } },
+      },
+      { name: "APHEX_APPROVAL_TIMEOUT", value: input("timeout") },
+      { name: "APHEX_APPROVAL_STARTED", value: input("started") },
+      { name: "APHEX_APPROVAL_FINISHED", value: input("finished") },
+    ],
+  });
+  check.inputs = { parameters: [{ name: "timeout" }, { name: "started" }, { name: "finished" }] };
+  return [
+    {
+      name: "approval",
+      inputs: { parameters: [{ name: "timeout", default: DEFAULT_APPROVAL_TIMEOUT }] },
+      dag: {
+        tasks: [
+          {
+            name: "wait",
+            template: "approval-wait",
+            arguments: {
+              parameters: [
+                {
+                  name: "message",
+                  value:
+                    `Approve deploying commit {{workflow.parameters.${COMMIT_SHA_PARAMETER}}} ` +
+                    `({{workflow.parameters.${REF_PARAMETER}}}) to the environment this gate ` +
+                    "belongs to (approve-<environment>): the stacks listed for it in " +
+                    "aphex-config.yaml at that commit. Expires after " + input("timeout") +
+                    ': the run then fails as "approval expired".',
+                },
+                { name: "timeout", value: input("timeout") },
+              ],
+            },
+          },
+          {
+            name: "check",
+            template: "approval-check",
+            depends: "wait",
+            arguments: {
+              parameters: [
+                { name: "timeout", value: input("timeout") },
+                { name: "started", value: "{{tasks.wait.startedAt}}" },
+                { name: "finished", value: "{{tasks.wait.finishedAt}}" },
+              ],
+            },
+          },
+        ],
+      },
+    },
+    {
+      name: "approval-wait",
+      inputs: { parameters: [{ name: "message" }, { name: "timeout" }] },
+      suspend: { duration: input("timeout") },
+    },
+    check,
+  ];
+}
+
+/** Pod annotation holding the Argo node name (`common.AnnotationKeyNodeName`). */
+export const NODE_NAME_ANNOTATION = "workflows.argoproj.io/node-name";
+
+/** Prefix of a wave's DAG template and task (`wave-<name>`). */
+export const WAVE_PREFIX = "wave-";
+/** Prefix of the parts of a wave larger than {@linkcode MAX_DAG_TASKS} (`wavepart-<name>-<i>`). */
+export const WAVE_PART_PREFIX = "wavepart-";
+
+/**
+ * The environments' DAGs with waves. Each wave is a DAG template `wave-<name>` whose environment
+ * units run in parallel (each unit's own tasks stay chained, in their order) with
+ * `failFast: false`: when one environment fails, the other environments of the wave still run
+ * to their end (with Argo's default fail-fast no new task of the DAG would start, so a running
+ * environment's test step would never run); the wave then fails. The waves are chained like units
+ * by {@linkcode chainedDags} (a wave starts only after the previous one succeeded), so a failure
+ * stops every later wave. A wave of more than {@linkcode MAX_DAG_TASKS} tasks becomes parallel
+ * parts `wavepart-<name>-<i>` of whole units (part names end in digits after the wave name, and
+ * wave names never contain `--` … so no two names collide).
+ */
+function waveDags(name: string, waves: { name: string; units: DagTask[][] }[]): Template[] {
+  const parallel = (units: DagTask[][]): DagTask[] =>
+    units.flatMap((unit) =>
+      unit.map((task, i) => {
+        const { name: taskName, template, depends: _old, ...rest } = task;
+        return {
+          name: taskName,
+          template,
+          ...(i === 0 ? {} : { depends: unit[i - 1]!.name }),
+          ...rest,
+        };
+      })
+    );
+  const templates: Template[] = [];
+  const waveTasks: DagTask[][] = [];
+  for (const wave of waves) {
+    const waveName = `${WAVE_PREFIX}${wave.name}`;
+    waveTasks.push([{ name: waveName, template: waveName }]);
+    const total = wave.units.reduce((n, u) => n + u.length, 0);
+    if (total <= MAX_DAG_TASKS) {
+      templates.push({ name: waveName, dag: { failFast: false, tasks: parallel(wave.units) } });
+      continue;
+    }
+    const groups: DagTask[][][] = [[]];
+    let size = 0;
+    for (const unit of wave.units) {
+      if (size + unit.length > MAX_DAG_TASKS && size > 0) {
+        groups.push([]);
+        size = 0;
+      }
+      groups.at(-1)!.push(unit);
+      size += unit.length;
+    }
+    const parts = groups.map((group, i) => ({
+      name: `${WAVE_PART_PREFIX}${wave.name}-${i + 1}`,
+      dag: { failFast: false, tasks: parallel(group) },
+    }));
+    templates.push({
+      name: waveName,
+      dag: { failFast: false, tasks: parts.map((p) => ({ name: p.name, template: p.name })) },
+    }, ...parts);
+  }
+  return [...chainedDags(name, waveTasks), ...templates];
+}
+
+/** The environments' DAG templates: one chain of environments, or waves when configured. */
+function environmentDags(topology: Topology, envSteps: PipelineStep[]): Template[] {
+  const units = environmentUnits(envSteps);
+  if (!usesWaves(topology.environments)) return chainedDags(ENVIRONMENTS_TEMPLATE, units);
+  // Units are in environment order, and so are the waves' environments.
+  let next = 0;
+  const waves = topologyWaves(topology).map((wave) => ({
+    name: wave.name,
+    units: units.slice(next, next += wave.environments.length),
+  }));
+  return waveDags(ENVIRONMENTS_TEMPLATE, waves);
+}
+
+/**
  * Builds the deployment WorkflowTemplate: a DAG `preflight → build → pipeline-update → per
  * environment: [approve-<env>] → deploy-<env> → [test-<env>]`, one reusable template per stage kind, a
  * per-pipeline mutex, and an `onExit` handler running `aphex report`.
@@ -352,7 +513,7 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
   if (setsCommitStatuses(config)) tasks.unshift({ name: "report-start", template: "report-start" });
   const templates: Template[] = [
     { name: "pipeline", dag: { tasks } },
-    ...chainedDags(ENVIRONMENTS_TEMPLATE, environmentUnits(steps.slice(2))),
+    ...environmentDags(topology, steps.slice(2)),
   ];
   templates.push(
     stageTemplate(topology, "preflight", "preflight", {
@@ -375,9 +536,7 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
       }],
     },
   });
-  if (kinds.has("approval")) {
-    templates.push({ name: "approval", suspend: {} });
-  }
+  if (kinds.has("approval")) templates.push(...approvalTemplates(topology));
   if (kinds.has("deploy")) {
     templates.push(
       stageTemplate(topology, "deploy", "deploy", {

@@ -11,7 +11,12 @@
  *   HTML-safe escapes;
  * - every replacement is Go-quoted with the outer quotes stripped and placed into the template's
  *   JSON text, which is then decoded again (util/template/simple_template.go);
- * - `inputs.parameters.*` come from the DAG task's arguments;
+ * - `inputs.parameters.*` come from the DAG task's arguments (else the input's `default`); the
+ *   arguments are resolved in the DAG's scope: the inputs of the task calling that DAG
+ *   (`options.parent`) and `tasks.<name>.startedAt`/`finishedAt` of finished tasks
+ *   (`options.taskTimes`, RFC 3339 whole seconds like metav1.Time);
+ * - downward-API `fieldRef` env values (`metadata.annotations['…']`) come from
+ *   `options.annotations` (Argo's pod annotations, e.g. `workflows.argoproj.io/node-name`);
  * - `secretKeyRef` env values come from the given Secrets; a missing optional one leaves the
  *   variable unset, a missing required one keeps the pod from starting (throws).
  *
@@ -129,6 +134,21 @@ function spliced(replacement: string): string {
   }
 }
 
+/** A task's input parameters: its arguments, else the template's defaults (unresolved text). */
+function inputsOf(task: DagTask, template: Template): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of template.inputs?.parameters ?? []) {
+    const given = task.arguments?.parameters?.find((a) => a.name === p.name)?.value;
+    const value = given ?? p.default;
+    if (value !== undefined) out.set(p.name, value);
+  }
+  // Arguments the template does not declare still reach the scope (as before).
+  for (const a of task.arguments?.parameters ?? []) {
+    if (!out.has(a.name)) out.set(a.name, a.value ?? "");
+  }
+  return out;
+}
+
 function findTask(
   wt: WorkflowTemplate,
   step: string,
@@ -167,7 +187,12 @@ export function argoPod(
   wt: WorkflowTemplate,
   step: string,
   run: ArgoRun,
-  options: { mounts?: Mounts } = {},
+  options: {
+    mounts?: Mounts;
+    parent?: string;
+    taskTimes?: Record<string, { startedAt: Date; finishedAt: Date }>;
+    annotations?: Record<string, string>;
+  } = {},
 ): ArgoPod {
   const { task, template } = findTask(wt, step);
   const onExit = task === null;
@@ -187,8 +212,27 @@ export function argoPod(
     globals.set("workflow.status", run.exit.status);
     globals.set("workflow.failures", argoFailuresValue(run.exit.failures));
   }
-  for (const p of task?.arguments?.parameters ?? []) {
-    globals.set(`inputs.parameters.${p.name}`, p.value ?? "");
+  // The DAG's scope for the task's arguments: the calling task's inputs, finished tasks' times.
+  const dagScope = new Map(globals);
+  if (options.parent) {
+    const caller = findTask(wt, options.parent);
+    for (const [name, value] of inputsOf(caller.task!, caller.template)) {
+      dagScope.set(`inputs.parameters.${name}`, value);
+    }
+  }
+  for (const [name, times] of Object.entries(options.taskTimes ?? {})) {
+    dagScope.set(`tasks.${name}.startedAt`, rfc3339(times.startedAt));
+    dagScope.set(`tasks.${name}.finishedAt`, rfc3339(times.finishedAt));
+  }
+  if (task) {
+    for (const [name, value] of inputsOf(task, template)) {
+      const resolved = value.replace(/\{\{([^{}]*)\}\}/g, (_all, tag: string) => {
+        const v = dagScope.get(tag.trim());
+        if (v === undefined) throw new Error(`${step}: failed to resolve {{${tag}}}`);
+        return v;
+      });
+      globals.set(`inputs.parameters.${name}`, resolved);
+    }
   }
   const substitute = (text: string) =>
     text.replace(/\{\{([^{}]*)\}\}/g, (_all, tag: string) => {
@@ -201,7 +245,13 @@ export function argoPod(
   const env: Record<string, string> = {};
   for (const e of container.env ?? [] as EnvVar[]) {
     if (e.value !== undefined) env[e.name] = remount(substitute(e.value), options.mounts ?? {});
-    else if (e.valueFrom?.secretKeyRef) {
+    else if (e.valueFrom && "fieldRef" in e.valueFrom) {
+      const path = e.valueFrom.fieldRef.fieldPath;
+      const key = /^metadata\.annotations\['([^']+)'\]$/.exec(path)?.[1];
+      const value = key === undefined ? undefined : options.annotations?.[key];
+      if (value === undefined) throw new Error(`${step}: no value for fieldRef ${path}`);
+      env[e.name] = value;
+    } else if (e.valueFrom?.secretKeyRef) {
       const ref = e.valueFrom.secretKeyRef;
       const value = run.secrets?.[ref.name]?.[ref.key];
       if (value !== undefined) env[e.name] = value;

@@ -33,7 +33,11 @@ const environment = fc.record({
     preDeploy: fc.array(text, { maxLength: 2 }),
     postDeploy: fc.array(text, { maxLength: 2 }),
   }),
-}, { requiredKeys: ["name", "region", "account", "stacks", "approval", "hooks"] });
+  wave: text,
+  approvalTimeout: text,
+}, {
+  requiredKeys: ["name", "region", "account", "stacks", "approval", "hooks", "approvalTimeout"],
+});
 const pipeline = fc.record({
   name: text,
   namespace: text,
@@ -58,6 +62,7 @@ const pipeline = fc.record({
   }),
   logGroup: text,
   cdkQualifier: text,
+  executionMode: fc.constantFrom("queued" as const, "superseded" as const),
 }, {
   requiredKeys: [
     "name",
@@ -69,12 +74,14 @@ const pipeline = fc.record({
     "notifications",
     "logGroup",
     "cdkQualifier",
+    "executionMode",
   ],
 });
 const config = fc.record({
   version: fc.constant("1.0"),
   pipeline,
   build,
+  deploy: fc.record({ concurrency: fc.integer({ min: 1, max: 20 }) }),
   environments: fc.array(environment, { maxLength: 3 }),
 });
 
@@ -131,6 +138,7 @@ Deno.test("config codec: decoding names the offending field; null is not 'absent
       account: "012345678901",
       stacks: [],
       approval: false,
+      approvalTimeout: "24h",
       hooks: { preDeploy: [], postDeploy: [] },
     }),
   );

@@ -17,6 +17,7 @@ export function rawEnvironment(
     approval?: boolean;
     hooks?: boolean;
     account?: string;
+    wave?: string;
   } = {},
 ): RawEnvironment {
   const env: RawEnvironment = {
@@ -30,6 +31,7 @@ export function rawEnvironment(
   };
   if (options.tests !== false) env.tests = { commands: ["npm run test:smoke"] };
   if (options.approval) env.approval = true;
+  if (options.wave !== undefined) env.wave = options.wave;
   if (options.hooks) {
     env.hooks = { preDeploy: ["./scripts/pre.sh"], postDeploy: ["./scripts/post.sh"] };
   }
@@ -93,6 +95,29 @@ export function configTable(): Record<string, AphexConfig> {
     // Past Argo's 200-task DAG cap (3,000 per-environment steps): the chain is split into parts.
     "thousand-envs-approvals-tests": parseRaw(
       rawConfig(envs(1000, { stacks: 10, approval: true }), { pullRequests: true }),
+    ),
+    // Waves (issue 15): 1,000 environments in 20 waves of 50 (each 150 tasks: approval, deploy,
+    // test), plus a wave of 80 environments split into parallel parts (240 tasks > 200).
+    "thousand-envs-waves-of-50": parseRaw(
+      rawConfig(
+        Array.from({ length: 1000 }, (_, i) =>
+          rawEnvironment(`env${i + 1}`, {
+            stacks: 10,
+            approval: true,
+            wave: `w${Math.floor(i / 50) + 1}`,
+          })),
+        { pullRequests: true },
+      ),
+    ),
+    "waves-mixed-and-split": parseRaw(
+      rawConfig([
+        rawEnvironment("dev"),
+        ...Array.from(
+          { length: 80 },
+          (_, i) => rawEnvironment(`region${i + 1}`, { approval: true, wave: "regions" }),
+        ),
+        rawEnvironment("prod", { approval: true, wave: "last" }),
+      ]),
     ),
     "long-name": parseRaw(
       rawConfig([rawEnvironment("dev")], {

@@ -414,7 +414,11 @@ function findStack(assembly: CloudAssembly, name: string): AssemblyStack | undef
     assembly.stacks.find((s) => s.displayName === name || s.artifactId === name);
 }
 
-function transitiveDependencies(assembly: CloudAssembly, stack: AssemblyStack): Set<string> {
+/** CloudFormation names of every stack `stack` depends on in its assembly, directly or not. */
+export function transitiveDependencies(
+  assembly: CloudAssembly,
+  stack: AssemblyStack,
+): Set<string> {
   const byName = new Map(assembly.stacks.map((s) => [s.stackName, s]));
   const seen = new Set<string>();
   const todo = [...stack.dependencies];

@@ -91,6 +91,13 @@ export interface KubeClient {
   apply(object: KubeObject, options?: { dryRun?: boolean; force?: boolean }): Promise<KubeObject>;
   /** Creates an object (`POST`); a duplicate name fails with reason `AlreadyExists`. */
   create(object: KubeObject): Promise<KubeObject>;
+  /** Lists the objects of a kind in a namespace matching a label selector (`k=v,k2=v2`). */
+  list?(
+    type: { apiVersion: string; kind: string; namespace: string },
+    options: { labelSelector: string },
+  ): Promise<KubeObject[]>;
+  /** JSON merge patch (RFC 7386) of an existing object. */
+  mergePatch?(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject>;
 }
 
 /** One `causes` entry of a Kubernetes `Status`. */
@@ -424,6 +431,40 @@ export function createKubeClient(kc: KubeConfig, options: KubeClientOptions = {}
       return call(`creating ${describeRef(refOf(object))}`, async () =>
         plain(
           await api.create(structuredClone(object), undefined, undefined, FIELD_MANAGER),
+        ) as KubeObject);
+    },
+    list(type, options) {
+      return call(`listing ${type.kind} objects in ${type.namespace}`, async () => {
+        const out = await api.list(
+          type.apiVersion,
+          type.kind,
+          type.namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          options.labelSelector,
+        );
+        return (plain(out) as { items?: KubeObject[] }).items ?? [];
+      });
+    },
+    mergePatch(ref, patch) {
+      const body = {
+        ...patch,
+        apiVersion: ref.apiVersion,
+        kind: ref.kind,
+        metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
+      };
+      return call(`patching ${describeRef(ref)}`, async () =>
+        plain(
+          await api.patch(
+            body,
+            undefined,
+            undefined,
+            FIELD_MANAGER,
+            undefined,
+            PatchStrategy.MergePatch,
+          ),
         ) as KubeObject);
     },
   };

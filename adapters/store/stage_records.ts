@@ -251,8 +251,13 @@ export interface StageBodyOutcome {
   errorMessage?: string;
   /** Per-stack results of a deploy stage. */
   deployments?: DeploymentResult[];
-  /** The Workflow that took over the run (`pipeline-update` resubmitted it). */
+  /** The Workflow that took over the run (`pipeline-update` resubmitted it), or `commit <sha>`. */
   supersededBy?: string;
+  /**
+   * Record the stage itself as `superseded` (exit code 0, nothing done: a stale or superseded
+   * deploy) instead of `succeeded`.
+   */
+  status?: "superseded";
 }
 
 /**
@@ -269,7 +274,7 @@ export async function withStageRecord(
     const out = await target.body();
     await recordStageEnd(store, started, {
       ...options,
-      status: out.exitCode === 0 ? "succeeded" : "failed",
+      status: out.exitCode === 0 ? (out.status ?? "succeeded") : "failed",
       errorMessage: out.exitCode === 0
         ? null
         : (out.errorMessage ?? `stage exited with code ${out.exitCode}`),

@@ -72,6 +72,8 @@ export interface ConfigOptions {
   postDeploy?: string[];
   /** Build commands. */
   build?: string[];
+  /** `deploy.concurrency`, when set. */
+  concurrency?: number;
 }
 
 /** `aphex-config.yaml` with `dev` (pipeline account) and `prod` (another account, a role). */
@@ -92,6 +94,7 @@ export function configYaml(options: ConfigOptions = {}): string {
     "  commands:",
     ...(options.build ?? ["make build"]).map((c) => `    - ${JSON.stringify(c)}`),
     "  artifacts: dist",
+    ...(options.concurrency ? ["deploy:", `  concurrency: ${options.concurrency}`] : []),
     "environments:",
     "  - name: dev",
     "    region: us-east-1",

@@ -7,7 +7,9 @@
 #   deploy NAME --app DIR ... --outputs-file FILE
 #                                  appends "deploy NAME" to $FAKE_CDK_CALLS; exits 1 when NAME is
 #                                  listed in $FAKE_CDK_FAIL; prints "(no changes)" when
-#                                  $FAKE_CDK_NO_CHANGES=1; writes FILE.
+#                                  $FAKE_CDK_NO_CHANGES=1; writes FILE; with
+#                                  $FAKE_CDK_DEPLOY_SECONDS it takes that long and then appends
+#                                  "done NAME".
 # It echoes the credentials it received so the tests can prove they are redacted in the logs.
 set -euo pipefail
 cmd="${1:-}"
@@ -44,6 +46,10 @@ deploy)
     exit 65
   fi
   echo "deploy $stack" >>"$FAKE_CDK_CALLS"
+  if [ -n "${FAKE_CDK_DEPLOY_SECONDS:-}" ]; then
+    sleep "$FAKE_CDK_DEPLOY_SECONDS"
+    echo "done $stack" >>"$FAKE_CDK_CALLS"
+  fi
   echo "$stack: key ${AWS_ACCESS_KEY_ID:-none} secret ${AWS_SECRET_ACCESS_KEY:-none} token ${AWS_SESSION_TOKEN:-none}"
   echo "$stack: canary ${APHEX_TEST_API_TOKEN:-none}" >&2
   case " ${FAKE_CDK_FAIL:-} " in

@@ -341,7 +341,7 @@ export function startFakeApiServer(): FakeApiServer {
     if (state.authorize) {
       const exists = name !== undefined && objects.has(keyOf(gv, resource.kind, namespace, name));
       const verbs = req.method === "GET"
-        ? ["get"]
+        ? [name ? "get" : "list"]
         : req.method === "POST"
         ? ["create"]
         : req.method === "PATCH"
@@ -373,6 +373,38 @@ export function startFakeApiServer(): FakeApiServer {
         group,
         kind: plural,
       });
+    }
+
+    if (req.method === "GET" && !name) {
+      // LIST with an equality label selector (`k=v,k2=v2`).
+      const wanted = (rec.query.labelSelector ?? "").split(",").filter(Boolean).map((kv) =>
+        kv.split("=") as [string, string]
+      );
+      const items = [...objects.values()].filter((o) => {
+        const meta = o.metadata as Json;
+        if (o.apiVersion !== gv || o.kind !== resource.kind || meta.namespace !== namespace) {
+          return false;
+        }
+        const labels = (meta.labels ?? {}) as Record<string, string>;
+        return wanted.every(([k, v]) => labels[k] === v);
+      });
+      return Response.json({
+        kind: `${resource.kind}List`,
+        apiVersion: gv,
+        metadata: { resourceVersion: "1" },
+        items,
+      });
+    }
+
+    if (req.method === "PATCH" && name && rec.contentType === "application/merge-patch+json") {
+      const key = keyOf(gv, resource.kind, namespace, name);
+      const existing = objects.get(key);
+      if (!existing) {
+        return status(404, "NotFound", `${gr} "${name}" not found`, { name, group, kind: plural });
+      }
+      const patched = stamp(merge(existing, JSON.parse(body) as Json), existing);
+      if (!dryRun) objects.set(key, patched);
+      return Response.json(patched);
     }
 
     if (req.method === "POST" && !name) {
