@@ -48,15 +48,35 @@ Deno.test("every generated step's argv and env are accepted by its command, and 
     for (const wt of templates) {
       const byName = new Map(wt.spec.templates.map((t) => [t.name, t] as const));
       // One step per container template: tasks of one template differ only in their arguments.
+      // Each remembers the DAG it sits in, for the scope of its arguments.
       const steps = new Map<string, string>();
+      const dagOf = new Map<string, string>();
       for (const t of wt.spec.templates) {
         for (const task of t.dag?.tasks ?? []) {
           if (byName.get(task.template)?.container && !steps.has(task.template)) {
             steps.set(task.template, task.name);
+            dagOf.set(task.name, t.name);
           }
         }
       }
+      /** A task running the given DAG template (the caller whose inputs are in scope). */
+      const callerOf = (dag: string) =>
+        wt.spec.templates.flatMap((t) => t.dag?.tasks ?? []).find((k) => k.template === dag)
+          ?.name;
       if (wt.spec.onExit) steps.set(wt.spec.onExit, wt.spec.onExit);
+      const at = new Date("2026-11-25T10:00:00Z");
+      const scopeOf = (step: string) => {
+        const dag = dagOf.get(step);
+        const parent = dag === undefined ? undefined : callerOf(dag);
+        const siblings = dag === undefined ? [] : byName.get(dag)!.dag!.tasks.map((k) => k.name);
+        return {
+          ...(parent === undefined ? {} : { parent }),
+          taskTimes: Object.fromEntries(
+            siblings.map((k) => [k, { startedAt: at, finishedAt: at }]),
+          ),
+          annotations: { "workflows.argoproj.io/node-name": `${wt.metadata.name}-abc12.${step}` },
+        };
+      };
       for (const [template, step] of steps) {
         const pod = argoPod(wt, step, {
           parameters: { "commit-sha": "0".repeat(40), ref: "refs/heads/main" },
@@ -64,7 +84,7 @@ Deno.test("every generated step's argv and env are accepted by its command, and 
           createdAt: new Date("2026-11-25T10:00:00Z"),
           secrets: {},
           ...(step === wt.spec.onExit ? { exit: { status: "Failed", failures: [] } } : {}),
-        });
+        }, scopeOf(step));
         const where = `${name}: ${wt.metadata.name}: ${template}`;
         assert.equal(pod.argv[0], "aphex", where);
         const spec = await specOf(pod.argv[1]!);
