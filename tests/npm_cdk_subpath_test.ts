@@ -185,10 +185,10 @@ Deno.test("npm package: aphex/cdk from a Node CDK app — init --pipeline-stack,
     const trust = roles[0].Properties.AssumeRolePolicyDocument.Statement[0];
     assert.equal(trust.Action, "sts:AssumeRoleWithWebIdentity");
     assert.equal(trust.Principal.Federated, OIDC_ARN);
-    assert.match(
-      JSON.stringify(trust.Condition),
-      /system:serviceaccount:argo:aphex-pipeline|system:serviceaccount:/,
-    );
+    // sub = the default namespace and service account; aud = STS (keys: the issuer's).
+    const condition = JSON.stringify(trust.Condition);
+    assert.match(condition, /"system:serviceaccount:argo:aphex-pipeline"/);
+    assert.match(condition, /"sts\.amazonaws\.com"/);
     assert.ok(ofType("AWS::IAM::Policy").length >= 1);
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -19,31 +19,44 @@ const DIST = join(ROOT, "dist");
 const OUT = join(DIST, "npm");
 /** Entry file of the bundle, relative to `dist/`. */
 export const BUNDLE_ENTRY = "bundle/mod.js";
-/** Entry files of the `aphex/cdk` subpaths, relative to `dist/` (see {@linkcode CDK_BUNDLE_ARGS}). */
+/** Entry files of the `aphex/cdk` subpaths, relative to `dist/` (see {@linkcode bundleCdk}). */
 export const CDK_ENTRIES = {
   "./cdk": "cdk/pipeline_resources.js",
   "./cdk/config": "cdk/config_file.js",
 };
 
-/** `deno bundle` arguments building the `aphex/cdk` subpaths into `dist/cdk/`. */
-export const CDK_BUNDLE_ARGS = [
-  "bundle",
-  "--quiet",
-  "--platform",
-  "deno",
-  "--code-splitting",
-  // The app's own aws-cdk-lib and constructs (peerDependencies), never a bundled copy.
-  "--external",
-  "aws-cdk-lib",
-  "--external",
-  "aws-cdk-lib/*",
-  "--external",
-  "constructs",
-  "--outdir",
-  "dist/cdk",
-  "cdk/pipeline_resources.ts",
-  "cdk/config_file.ts",
-];
+/** The package.json `exports` of the `aphex/cdk` subpaths. */
+export function cdkExports(): Record<string, string> {
+  return Object.fromEntries(Object.entries(CDK_ENTRIES).map(([k, v]) => [k, `./dist/${v}`]));
+}
+
+/** `deno bundle` arguments building the `aphex/cdk` subpaths into `outDir` (run at the root). */
+export function cdkBundleArgs(outDir: string): string[] {
+  return [
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "--code-splitting",
+    // The app's own aws-cdk-lib and constructs (peerDependencies), never a bundled copy.
+    "--external",
+    "aws-cdk-lib",
+    "--external",
+    "aws-cdk-lib/*",
+    "--external",
+    "constructs",
+    "--outdir",
+    outDir,
+    "cdk/pipeline_resources.ts",
+    "cdk/config_file.ts",
+  ];
+}
+
+/** Builds the `aphex/cdk` subpaths' modules into `outDir` ({@linkcode CDK_ENTRIES} without `cdk/`). */
+export async function bundleCdk(outDir: string): Promise<void> {
+  await Deno.remove(outDir, { recursive: true }).catch(() => {});
+  await run(Deno.execPath(), cdkBundleArgs(outDir));
+}
 
 /** Permissions the CLI needs (the same set as `deno task compile`). */
 export const PERMISSIONS = [
@@ -112,8 +125,7 @@ async function main(): Promise<void> {
   const version: string = denoJson.version;
   const denoVersion = Deno.version.deno;
   await run(Deno.execPath(), ["task", "bundle"]);
-  await Deno.remove(join(DIST, "cdk"), { recursive: true }).catch(() => {});
-  await run(Deno.execPath(), CDK_BUNDLE_ARGS);
+  await bundleCdk(join(DIST, "cdk"));
   await Deno.remove(OUT, { recursive: true }).catch(() => {});
   await Deno.mkdir(join(OUT, "bin"), { recursive: true });
   await Deno.mkdir(join(OUT, "dist"), { recursive: true });
@@ -140,7 +152,7 @@ async function main(): Promise<void> {
     // "." is the CLI launcher (for tools that spawn it); "./cdk" the construct for a Node CDK app.
     exports: {
       ".": "./bin/aphex.cjs",
-      ...Object.fromEntries(Object.entries(CDK_ENTRIES).map(([k, v]) => [k, `./dist/${v}`])),
+      ...cdkExports(),
       "./package.json": "./package.json",
     },
     files: ["bin/", "dist/", "LICENSE", "README.md"],
