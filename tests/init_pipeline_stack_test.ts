@@ -3,7 +3,7 @@
  * `pipeline.pipelineStack` and validates; the stack file imports the construct from `aphex/cdk`
  * and takes the OIDC provider from CDK context or the environment; refusals (another app's
  * cdk.json, existing files without --force) happen before anything is written. The real synth of
- * the written file with the packed npm package is in tests/npm_cdk_subpath_test.ts.
+ * the written file with the packed npm package is in tests/npm_package_test.ts.
  * @module
  */
 import assert from "node:assert/strict";
