@@ -2,11 +2,13 @@
  * `aphex init`: a first `aphex-config.yaml` for a repository with a CDK app. Finds `cdk.json`,
  * synthesizes the app once (the project's own CDK CLI, no AWS credentials), lists its stacks in
  * dependency order with their environment, and writes a commented configuration that validates
- * as written. Never overwrites a file without `--force`.
+ * as written. With `--pipeline-stack`, also writes the pipeline's own CDK app (a stack using
+ * `AphexPipelineResources` from `aphex/cdk`) and sets `pipeline.pipelineStack`. Never overwrites a
+ * file without `--force`.
  * @module
  */
 import { existsSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { type Command, type OptionValues, runMain, str } from "../command/contract.ts";
 import { DEFAULT_CONFIG_FILE } from "../command/config_file.ts";
 import { parseConfig } from "../models/config_parse.ts";
@@ -117,6 +119,88 @@ export interface InitPlan {
   stackPath: string;
   /** CDK app directory relative to the repository root (`.` for the root). */
   appDir: string;
+  /** `pipeline.pipelineStack` to set (`--pipeline-stack`). */
+  pipelineStack?: { name: string; path: string };
+}
+
+/** Stack name of the pipeline stack `aphex init --pipeline-stack` writes. */
+export const PIPELINE_STACK_NAME = "AphexPipeline";
+
+/** Default file of `--pipeline-stack`, inside the CDK app's folder (its node_modules resolve). */
+export function defaultPipelineStackFile(appDir: string): string {
+  return join(appDir === "." ? "" : appDir, "pipeline", "pipeline-stack.ts");
+}
+
+/**
+ * The pipeline stack file of `aphex init --pipeline-stack` (pure): its own CDK app (the folder
+ * gets a `cdk.json` running it with tsx) that reads `aphex-config.yaml` with `loadPipelineConfig`
+ * and creates `AphexPipelineResources` on the cluster's OIDC provider, from CDK context
+ * `aphex:oidcProviderArn` or `APHEX_OIDC_PROVIDER_ARN`.
+ *
+ * @param workspace the repository root relative to the file's folder (e.g. `../..`)
+ * @param configFile the configuration file relative to the repository root
+ */
+export function renderPipelineStack(workspace: string, configFile: string): string {
+  return `// The pipeline's own AWS resources, written by \`aphex init --pipeline-stack\`: the artifact
+// bucket, the IRSA role of the pipeline's service account (exactly the permissions the stages use),
+// the notification topic, the log group, alarms and a dashboard, all from ${configFile}.
+//
+// This folder is its own CDK app (cdk.json runs this file with tsx); it needs aphex, aws-cdk-lib,
+// constructs, tsx and aws-cdk installed in the CDK app's package (npm i -D aphex).
+// Bootstrap: deploy it once from this folder, with the EKS cluster's IAM OIDC provider:
+//   npx cdk deploy -c aphex:oidcProviderArn=arn:aws:iam::ACCOUNT:oidc-provider/oidc.eks.REGION.amazonaws.com/id/ID
+// then put the outputs (bucket name, role ARN, topic ARN) into ${configFile}. Afterwards every
+// pipeline run deploys it (\`pipeline.pipelineStack\`, \`aphex pipeline-update\`): keep the ARN in
+// cdk.json's "context" (or set APHEX_OIDC_PROVIDER_ARN in the pipeline's environment).
+import { resolve } from "node:path";
+import { App, Stack } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
+import { AphexPipelineResources } from "aphex/cdk";
+import { loadPipelineConfig } from "aphex/cdk/config";
+
+// The repository root: APHEX_WORKSPACE when Aphex runs the app, else relative to this folder
+// (cdk runs the app in the folder of its cdk.json).
+const workspace = process.env.APHEX_WORKSPACE ?? resolve(${JSON.stringify(workspace)});
+
+async function main(): Promise<void> {
+  // Validated as \`aphex validate\` does; pass \`manifests\` and a \`cluster\` to the construct to
+  // apply the generated Kubernetes objects too.
+  const { config } = await loadPipelineConfig(resolve(workspace, ${JSON.stringify(configFile)}));
+  const app = new App();
+  const stack = new Stack(app, config.pipeline.pipelineStack?.name ?? ${
+    JSON.stringify(PIPELINE_STACK_NAME)
+  }, {
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  });
+  const oidcProviderArn: unknown = stack.node.tryGetContext("aphex:oidcProviderArn") ??
+    process.env.APHEX_OIDC_PROVIDER_ARN;
+  if (typeof oidcProviderArn !== "string" || oidcProviderArn === "") {
+    throw new Error(
+      "set the EKS cluster's OIDC provider ARN: cdk -c aphex:oidcProviderArn=ARN, cdk.json " +
+        "context, or APHEX_OIDC_PROVIDER_ARN",
+    );
+  }
+  const oidcProvider = iam.OpenIdConnectProvider.fromOpenIdConnectProviderArn(
+    stack,
+    "ClusterOidc",
+    oidcProviderArn,
+  );
+  new AphexPipelineResources(stack, "Aphex", { config, oidcProvider });
+  app.synth();
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
+`;
+}
+
+/** The `cdk.json` beside the pipeline stack file (pure). */
+export function renderPipelineCdkJson(stackFile: string, oidcProviderArn?: string): string {
+  const cdk: Record<string, unknown> = { app: `npx --no-install tsx ${stackFile}` };
+  if (oidcProviderArn) cdk.context = { "aphex:oidcProviderArn": oidcProviderArn };
+  return JSON.stringify(cdk, null, 2) + "\n";
 }
 
 /** Renders the commented configuration (pure). */
@@ -152,6 +236,15 @@ export function renderInitConfig(plan: InitPlan): string {
         `        path: ${plan.stackPath}`,
       );
     }
+  }
+  if (plan.pipelineStack) {
+    lines.push(
+      "",
+      "pipeline:",
+      "  # The pipeline's own CDK stack (bucket, IRSA role, topic, log group; `aphex init",
+      "  # --pipeline-stack`): deploy it once, then every run deploys it before updating the pipeline.",
+      `  pipelineStack: { name: ${plan.pipelineStack.name}, path: ${plan.pipelineStack.path} }`,
+    );
   }
   lines.push(
     "",
@@ -200,6 +293,23 @@ export const command: Command = {
         valueName: "CMD",
       },
       json: { type: "boolean", description: "Print the stacks found as JSON on stdout" },
+      "pipeline-stack": {
+        type: "boolean",
+        description: "Also write the pipeline's own CDK app (AphexPipelineResources from " +
+          "aphex/cdk, with a cdk.json) and set pipeline.pipelineStack",
+      },
+      "pipeline-stack-file": {
+        type: "string",
+        description: "File of --pipeline-stack, relative to the repository root, in a folder " +
+          "without cdk.json (default: <CDK app>/pipeline/pipeline-stack.ts)",
+        valueName: "FILE",
+      },
+      "oidc-provider-arn": {
+        type: "string",
+        description: "EKS cluster's IAM OIDC provider ARN, written into the pipeline stack's " +
+          "cdk.json context (aphex:oidcProviderArn)",
+        valueName: "ARN",
+      },
     },
   },
   async run(values: OptionValues, _positionals, ctx) {
@@ -237,13 +347,47 @@ export const command: Command = {
       );
     }
     const cdkJson = found[0]!;
+    const appDir = dirname(cdkJson);
+    const withPipelineStack = values["pipeline-stack"] === true ||
+      str(values, "pipeline-stack-file") !== undefined;
+    const stackFileRel = str(values, "pipeline-stack-file") ??
+      defaultPipelineStackFile(relative(top, appDir) || ".");
+    const stackFile = resolve(top, stackFileRel);
+    const stackCdkJson = join(dirname(stackFile), "cdk.json");
+    if (withPipelineStack) {
+      if (!/\.[cm]?ts$/.test(stackFile)) {
+        throw usageError(`--pipeline-stack-file ${stackFileRel}: expected a .ts file`);
+      }
+      // Its own app: a folder whose cdk.json runs another app would never synthesize the stack
+      // (a cdk.json this command wrote may be overwritten with --force).
+      if (existsSync(stackCdkJson)) {
+        const ours =
+          (JSON.parse(renderPipelineCdkJson(basename(stackFile))) as { app: string }).app;
+        let app: unknown;
+        try {
+          app = (JSON.parse(await Deno.readTextFile(stackCdkJson)) as { app?: unknown }).app;
+        } catch {
+          app = undefined;
+        }
+        if (app !== ours) {
+          throw usageError(
+            `--pipeline-stack-file ${stackFileRel}: ${relative(top, stackCdkJson)} runs another ` +
+              "CDK app; the pipeline stack is its own app: put it in a folder without cdk.json",
+          );
+        }
+      }
+      for (const f of [stackFile, stackCdkJson]) {
+        if (existsSync(f) && values.force !== true) {
+          throw usageError(`${relative(ctx.cwd, f)} exists; pass --force to overwrite it`);
+        }
+      }
+    }
     if (found.length > 1) {
       ctx.stderr(
         `[init] several CDK apps: ${found.map((f) => relative(top, f)).join(", ")}; using ` +
           `${relative(top, cdkJson)} (add the others' stacks by hand)\n`,
       );
     }
-    const appDir = dirname(cdkJson);
     const first = environments[0]!;
     ctx.stderr(
       `[init] cdk synth of ${relative(top, appDir) || "."} for aws://${first.account}/` +
@@ -294,17 +438,31 @@ export const command: Command = {
       stacks,
       stackPath,
       appDir: relative(top, appDir) || ".",
+      ...(withPipelineStack
+        ? { pipelineStack: { name: PIPELINE_STACK_NAME, path: relative(top, stackFile) } }
+        : {}),
     };
     const text = renderInitConfig(plan);
     // What is written must validate as written (stack paths included).
     const checked = parseConfig(text, {
       file,
-      pathExists: (p) => existsSync(resolve(top, p)),
+      pathExists: (p) => resolve(top, p) === stackFile || existsSync(resolve(top, p)),
     });
     if (!checked.ok) {
       throw new AphexError(
         `aphex init produced an invalid configuration (please report):\n` +
           checked.issues.map(formatIssue).join("\n"),
+      );
+    }
+    if (withPipelineStack) {
+      await Deno.mkdir(dirname(stackFile), { recursive: true });
+      await Deno.writeTextFile(
+        stackFile,
+        renderPipelineStack(relative(dirname(stackFile), top) || ".", relative(top, target)),
+      );
+      await Deno.writeTextFile(
+        stackCdkJson,
+        renderPipelineCdkJson(basename(stackFile), str(values, "oidc-provider-arn")),
       );
     }
     await Deno.writeTextFile(target, text);
@@ -325,6 +483,12 @@ export const command: Command = {
         ctx.stdout(
           `  ${r.order}. ${r.stackName.padEnd(width)}  ${r.environment ?? "environment-agnostic"}` +
             (r.dependencies.length ? `  after ${r.dependencies.join(", ")}` : "") + "\n",
+        );
+      }
+      if (withPipelineStack) {
+        ctx.stdout(
+          `Wrote ${relative(ctx.cwd, stackFile)} and its cdk.json (pipeline stack ` +
+            `${PIPELINE_STACK_NAME}; deploy it once with cdk deploy -c aphex:oidcProviderArn=ARN).\n`,
         );
       }
       ctx.stdout(

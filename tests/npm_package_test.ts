@@ -3,17 +3,24 @@
  * tarball is installed offline into an empty prefix (Node.js and the `deno` npm package only);
  * in a fresh git repository with the fixture CDK app, the installed `aphex` runs `--version`,
  * `init`, `validate`, `generate` (manifests pass validate-argo and argo-lint) and `run --local`,
- * without touching Aphex's own checkout.
+ * without touching Aphex's own checkout. The `aphex/cdk` subpath (issue 19): with the fixture app's
+ * packages beside the installed `aphex`, `aphex init --pipeline-stack` writes the pipeline stack's
+ * CDK app and `pipeline.pipelineStack`, and the real CDK CLI synthesizes it with Node (the template
+ * holds the artifact bucket and the IRSA role). Both build into dist/: one file, so they never run
+ * in parallel.
  * @module
  */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { load } from "js-yaml";
 import { makeRepo } from "./stages/_git_repo.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FIXTURE_APP = join(ROOT, "tests", "fixtures", "cdk-app");
 const ARGO_BIN = Deno.env.get("APHEX_ARGO_BIN") ?? join(ROOT, "..", "shared", "bin");
+const OIDC_ARN =
+  "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
 
 /** The `deno` npm package's platform package for this machine. */
 function denoPlatformPackage(): string {
@@ -180,4 +187,158 @@ Deno.test("JSR-ready: deno publish --dry-run passes and deno doc --lint mod.ts i
   });
   assert.equal(publish.code, 0, publish.err);
   assert.match(publish.out + publish.err, /Dry run complete/);
+});
+
+Deno.test("npm package: aphex/cdk from a Node CDK app — init --pipeline-stack, then a real cdk synth of the pipeline stack", async () => {
+  await Deno.stat(join(FIXTURE_APP, "node_modules", "aws-cdk", "package.json"));
+  const root = await Deno.makeTempDir({ prefix: "aphex-npm-cdk-" });
+  try {
+    const build = await run(Deno.execPath(), [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run",
+      "--allow-env",
+      join(ROOT, "tools", "build_npm.ts"),
+    ]);
+    assert.equal(build.code, 0, build.err);
+    const tarball = build.out.trim().split("\n").at(-1)!;
+    const listing = (await run("tar", ["-tzf", tarball])).out.split("\n");
+    for (const f of ["package/dist/cdk/pipeline_resources.js", "package/dist/cdk/config_file.js"]) {
+      assert.ok(listing.includes(f), `${f} in the tarball`);
+    }
+    // aws-cdk-lib and constructs are the app's (peerDependencies), never bundled.
+    const packed = await run("tar", ["-xzf", tarball, "-C", root, "package/"]);
+    assert.equal(packed.code, 0, packed.err);
+    const pkg = JSON.parse(await Deno.readTextFile(join(root, "package", "package.json")));
+    assert.deepEqual(pkg.peerDependencies, { "aws-cdk-lib": "^2", constructs: "^10" });
+    assert.equal(pkg.exports["./cdk"], "./dist/cdk/pipeline_resources.js");
+    assert.equal(pkg.exports["./cdk/config"], "./dist/cdk/config_file.js");
+    for (const f of listing.filter((f) => f.startsWith("package/dist/cdk/") && f.endsWith(".js"))) {
+      const text = await Deno.readTextFile(join(root, f));
+      assert.doesNotMatch(
+        text,
+        /class Construct\b|node_modules\/aws-cdk-lib/,
+        `${f}: no bundled CDK`,
+      );
+    }
+
+    // Offline install (the deno package must be in the npm cache; then no network).
+    const version = Deno.version.deno;
+    const cache = await run("npm", [
+      "cache",
+      "add",
+      "--prefer-offline",
+      `deno@${version}`,
+      `${denoPlatformPackage()}@${version}`,
+    ]);
+    assert.equal(cache.code, 0, cache.err);
+    const prefix = join(root, "prefix");
+    await Deno.mkdir(prefix);
+    const install = await run("npm", [
+      "install",
+      "--offline",
+      "--no-audit",
+      "--no-fund",
+      "--prefix",
+      prefix,
+      tarball,
+    ]);
+    assert.equal(install.code, 0, install.err);
+    const aphex = join(prefix, "node_modules", ".bin", "aphex");
+
+    // A fresh repository with the fixture CDK app in infra/. Its node_modules: the fixture's
+    // packages (linked, no network) plus the installed aphex, as `npm i -D aphex` in infra/
+    // would give; aphex's own peer imports resolve to the same aws-cdk-lib.
+    const files: Record<string, string> = { ".gitignore": "node_modules\n.aphex/\ncdk.out\n" };
+    for (const f of ["cdk.json", "package.json", "bin/app.mts", "lib/stacks.mts"]) {
+      files[`infra/${f}`] = await Deno.readTextFile(join(FIXTURE_APP, f));
+    }
+    const repo = await makeRepo(root, [files]);
+    const modules = join(repo.dir, "infra", "node_modules");
+    await Deno.mkdir(modules);
+    for await (const e of Deno.readDir(join(FIXTURE_APP, "node_modules"))) {
+      await Deno.symlink(join(FIXTURE_APP, "node_modules", e.name), join(modules, e.name));
+      if (e.name === "aws-cdk-lib" || e.name === "constructs") {
+        await Deno.symlink(
+          join(FIXTURE_APP, "node_modules", e.name),
+          join(prefix, "node_modules", e.name),
+        );
+      }
+    }
+    await Deno.symlink(join(prefix, "node_modules", "aphex"), join(modules, "aphex"));
+
+    const home = join(root, "home");
+    await Deno.mkdir(home);
+    const env = {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: home,
+      CDK_DISABLE_CLI_TELEMETRY: "true",
+      AWS_EC2_METADATA_DISABLED: "true",
+      NO_COLOR: "1",
+    };
+    const cli = (args: string[]) => run(aphex, args, { cwd: repo.dir, env });
+
+    const init = await cli([
+      "init",
+      "--env",
+      "dev:us-east-1:111111111111",
+      "--pipeline-stack",
+      "--oidc-provider-arn",
+      OIDC_ARN,
+    ]);
+    assert.equal(init.code, 0, init.err);
+    assert.match(init.out, /Wrote infra\/pipeline\/pipeline-stack\.ts/);
+    const config = load(await Deno.readTextFile(join(repo.dir, "aphex-config.yaml"))) as {
+      pipeline: { pipelineStack: unknown };
+    };
+    assert.deepEqual(config.pipeline.pipelineStack, {
+      name: "AphexPipeline",
+      path: "infra/pipeline/pipeline-stack.ts",
+    });
+    const stackFile = await Deno.readTextFile(join(repo.dir, "infra/pipeline/pipeline-stack.ts"));
+    assert.match(stackFile, /from "aphex\/cdk"/);
+    // Never overwritten without --force.
+    const again = await cli(["init", "--config", "other.yaml", "--pipeline-stack"]);
+    assert.equal(again.code, 2, again.err);
+    assert.match(again.err, /pipeline-stack\.ts exists; pass --force/);
+
+    const validate = await cli(["validate"]);
+    assert.equal(validate.code, 0, validate.err);
+
+    // The real CDK CLI runs the written app with Node (tsx) from its folder.
+    const out = join(root, "cdk.out");
+    const synth = await run("npx", ["--no-install", "cdk", "synth", "--quiet", "-o", out], {
+      cwd: join(repo.dir, "infra", "pipeline"),
+      env: { ...env, CDK_DEFAULT_ACCOUNT: "111111111111", CDK_DEFAULT_REGION: "us-east-1" },
+    });
+    assert.equal(synth.code, 0, synth.out + synth.err);
+    // deno-lint-ignore no-explicit-any
+    const template: { Resources: Record<string, any> } = JSON.parse(
+      await Deno.readTextFile(join(out, "AphexPipeline.template.json")),
+    );
+    const resources = Object.values(template.Resources);
+    const ofType = (t: string) => resources.filter((r) => r.Type === t);
+    const [bucket] = ofType("AWS::S3::Bucket");
+    assert.ok(bucket, "the artifact bucket");
+    assert.equal(bucket.Properties.VersioningConfiguration.Status, "Enabled");
+    assert.deepEqual(bucket.Properties.PublicAccessBlockConfiguration, {
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    const roles = ofType("AWS::IAM::Role");
+    assert.equal(roles.length, 1);
+    const trust = roles[0].Properties.AssumeRolePolicyDocument.Statement[0];
+    assert.equal(trust.Action, "sts:AssumeRoleWithWebIdentity");
+    assert.equal(trust.Principal.Federated, OIDC_ARN);
+    // sub = the default namespace and service account; aud = STS (keys: the issuer's).
+    const condition = JSON.stringify(trust.Condition);
+    assert.match(condition, /"system:serviceaccount:argo:aphex-pipeline"/);
+    assert.match(condition, /"sts\.amazonaws\.com"/);
+    assert.ok(ofType("AWS::IAM::Policy").length >= 1);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

@@ -19,6 +19,45 @@ const DIST = join(ROOT, "dist");
 const OUT = join(DIST, "npm");
 /** Entry file of the bundle, relative to `dist/`. */
 export const BUNDLE_ENTRY = "bundle/mod.js";
+/** Entry files of the `aphex/cdk` subpaths, relative to `dist/` (see {@linkcode bundleCdk}). */
+export const CDK_ENTRIES = {
+  "./cdk": "cdk/pipeline_resources.js",
+  "./cdk/config": "cdk/config_file.js",
+};
+
+/** The package.json `exports` of the `aphex/cdk` subpaths. */
+export function cdkExports(): Record<string, string> {
+  return Object.fromEntries(Object.entries(CDK_ENTRIES).map(([k, v]) => [k, `./dist/${v}`]));
+}
+
+/** `deno bundle` arguments building the `aphex/cdk` subpaths into `outDir` (run at the root). */
+export function cdkBundleArgs(outDir: string): string[] {
+  return [
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "--code-splitting",
+    // The app's own aws-cdk-lib and constructs (peerDependencies), never a bundled copy.
+    "--external",
+    "aws-cdk-lib",
+    "--external",
+    "aws-cdk-lib/*",
+    "--external",
+    "constructs",
+    "--outdir",
+    outDir,
+    "cdk/pipeline_resources.ts",
+    "cdk/config_file.ts",
+  ];
+}
+
+/** Builds the `aphex/cdk` subpaths' modules into `outDir` ({@linkcode CDK_ENTRIES} without `cdk/`). */
+export async function bundleCdk(outDir: string): Promise<void> {
+  await Deno.remove(outDir, { recursive: true }).catch(() => {});
+  await run(Deno.execPath(), cdkBundleArgs(outDir));
+}
+
 /** Permissions the CLI needs (the same set as `deno task compile`). */
 export const PERMISSIONS = [
   "--allow-read",
@@ -86,6 +125,7 @@ async function main(): Promise<void> {
   const version: string = denoJson.version;
   const denoVersion = Deno.version.deno;
   await run(Deno.execPath(), ["task", "bundle"]);
+  await bundleCdk(join(DIST, "cdk"));
   await Deno.remove(OUT, { recursive: true }).catch(() => {});
   await Deno.mkdir(join(OUT, "bin"), { recursive: true });
   await Deno.mkdir(join(OUT, "dist"), { recursive: true });
@@ -98,6 +138,7 @@ async function main(): Promise<void> {
     }
   }
   await Deno.stat(join(OUT, "dist", BUNDLE_ENTRY));
+  for (const entry of Object.values(CDK_ENTRIES)) await Deno.stat(join(OUT, "dist", entry));
   await Deno.writeTextFile(join(OUT, "bin", "aphex.cjs"), launcherSource(), { mode: 0o755 });
   const pkg = {
     name: "aphex",
@@ -105,11 +146,22 @@ async function main(): Promise<void> {
     description: denoJson.description ??
       "Argo Workflows pipelines for AWS CDK apps: validate, generate and run them",
     license: denoJson.license,
+    // ES modules (dist/cdk/, dist/bundle/); the launcher is CommonJS by its .cjs name.
+    type: "module",
     bin: { aphex: "bin/aphex.cjs" },
+    // "." is the CLI launcher (for tools that spawn it); "./cdk" the construct for a Node CDK app.
+    exports: {
+      ".": "./bin/aphex.cjs",
+      ...cdkExports(),
+      "./package.json": "./package.json",
+    },
     files: ["bin/", "dist/", "LICENSE", "README.md"],
     engines: { node: ">=18" },
     // The Deno binary, from its platform package (optionalDependencies of "deno").
     dependencies: { deno: denoVersion },
+    // Only `aphex/cdk` needs them, from the CDK app; the CLI alone installs neither.
+    peerDependencies: { "aws-cdk-lib": "^2", constructs: "^10" },
+    peerDependenciesMeta: { "aws-cdk-lib": { optional: true }, constructs: { optional: true } },
   };
   await Deno.writeTextFile(join(OUT, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
   await Deno.copyFile(join(ROOT, "LICENSE"), join(OUT, "LICENSE"));

@@ -1,26 +1,27 @@
 /**
  * `aphex pipeline-update` deploys a pipeline stack built with `AphexPipelineResources` through
  * its pipeline-stack path (`createCdkPipelineStackDeployer`, what `runPipelineUpdate` calls): a
- * real `cdk synth` of a Node CDK app (tsx, the fixture app's aws-cdk-lib and CLI) that uses the
- * construct for the example config, then `cdk deploy` of exactly that stack through a stand-in
+ * real `cdk synth` of a Node CDK app (tsx, the fixture app's aws-cdk-lib and CLI) that imports the
+ * construct from the npm package's `aphex/cdk` (the modules `deno task npm` ships) for the example
+ * config, then `cdk deploy` of exactly that stack through a stand-in
  * runner (nothing reaches AWS).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type CdkRunRequest, createCdkRunner } from "../../adapters/cdk/cli.ts";
 import { createCdkPipelineStackDeployer } from "../../stages/pipeline_update.ts";
-import { loadPipelineConfig } from "../../cdk/config_file.ts";
+import { bundleCdk, cdkExports } from "../../tools/build_npm.ts";
 import { OIDC_ARN, ROOT } from "./_synth.ts";
 
 const FIXTURE_APP = join(ROOT, "tests", "fixtures", "cdk-app");
 
 // The user's pipeline stack: what `infra/pipeline-stack.ts` of the example config would hold.
-const APP = `import { readFileSync } from "node:fs";
-import { App, Stack } from "aws-cdk-lib";
+const APP = `import { App, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
-import { AphexPipelineResources } from "./pipeline_resources.mts";
+import { AphexPipelineResources } from "aphex/cdk";
+import { loadPipelineConfig } from "aphex/cdk/config";
 
-const { config } = JSON.parse(readFileSync(new URL("./aphex-config.json", import.meta.url), "utf8"));
+const { config } = await loadPipelineConfig(${JSON.stringify(join(ROOT, "aphex-config.yaml"))});
 const app = new App();
 const stack = new Stack(app, config.pipeline.pipelineStack.name, {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
@@ -34,15 +35,15 @@ new AphexPipelineResources(stack, "Aphex", { config, oidcProvider });
 Deno.test("pipeline-update synthesizes the construct's stack for real and deploys exactly it", async () => {
   await Deno.stat(join(FIXTURE_APP, "node_modules", "aws-cdk", "package.json"));
   // Inside the fixture app so that Node resolves aws-cdk-lib, tsx and the CDK CLI from its
-  // node_modules; the construct's module is copied as is (it imports only aws-cdk-lib,
-  // constructs and types).
+  // node_modules; `aphex` is the npm package's subpath modules (its aws-cdk-lib import resolves
+  // to the fixture's, as a peer dependency does).
   const appDir = await Deno.makeTempDir({ dir: FIXTURE_APP, prefix: ".pipeline-stack-" });
   try {
-    const { config } = await loadPipelineConfig(join(ROOT, "aphex-config.yaml"));
-    await Deno.writeTextFile(join(appDir, "aphex-config.json"), JSON.stringify({ config }));
-    await Deno.copyFile(
-      join(ROOT, "cdk", "pipeline_resources.ts"),
-      join(appDir, "pipeline_resources.mts"),
+    const pkg = join(appDir, "node_modules", "aphex");
+    await bundleCdk(join(pkg, "dist", "cdk"));
+    await Deno.writeTextFile(
+      join(pkg, "package.json"),
+      JSON.stringify({ name: "aphex", type: "module", exports: cdkExports() }),
     );
     await Deno.writeTextFile(join(appDir, "app.mts"), APP);
     await Deno.writeTextFile(
