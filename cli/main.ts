@@ -67,6 +67,12 @@ export const COMMANDS: Record<string, Entry> = {
     summary: "Synthesize each environment's CDK apps and check the configured stacks and order",
     load: () => import("../stages/synth.ts"),
   },
+  plan: {
+    group: "stage",
+    summary: "Prepare and describe one environment's change sets without executing them",
+    load: () => import("../stages/plan.ts"),
+    help: () => import("../stages/plan_spec.ts"),
+  },
   deploy: {
     group: "stage",
     summary: "Deploy one environment's CDK stacks in order (synth just-in-time, outputs, events)",

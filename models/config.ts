@@ -68,6 +68,19 @@ export interface EnvironmentConfig {
   approval: boolean;
   /** Commands around the deployment. */
   hooks: HooksConfig;
+  /** Review gate of the deployment plan (issue 14); see {@linkcode reviewPolicy} for the default. */
+  review?: ReviewConfig;
+}
+
+/** Risk kinds of a deployment plan the review gate can act on. */
+export type ReviewRisk = "iam-broadening" | "replacement" | "deletion";
+
+/** Review gate of an environment (`review:`). */
+export interface ReviewConfig {
+  /** When the run stops for approval of the plan: never, when it is risky, or always. */
+  approve: "never" | "on-risk" | "always";
+  /** Risk kinds that count for `on-risk`. */
+  risk: ReviewRisk[];
 }
 
 /** GitHub repository that triggers the pipeline. */
@@ -172,8 +185,9 @@ export interface RawAphexConfig {
   build: { commands: string[]; artifacts?: string };
   /** Environments in deploy order, optional fields possibly missing. */
   environments: Array<
-    Omit<EnvironmentConfig, "approval" | "hooks"> & {
+    Omit<EnvironmentConfig, "approval" | "hooks" | "review"> & {
       approval?: boolean;
+      review?: { approve: ReviewConfig["approve"]; risk?: ReviewRisk[] };
       hooks?: Partial<HooksConfig>;
     }
   >;
@@ -264,9 +278,23 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
       };
       if (e.tests !== undefined) env.tests = { commands: [...e.tests.commands] };
       if (e.role !== undefined) env.role = e.role;
+      if (e.review !== undefined) {
+        env.review = reviewPolicy({ approval: env.approval, review: e.review as ReviewConfig });
+      }
       return env;
     }),
   };
+}
+
+/**
+ * The review gate of an environment: its `review:` when set (a missing `risk` means all three
+ * kinds), else `on-risk` with every risk kind for an environment with `approval: true` and
+ * `never` otherwise.
+ */
+export function reviewPolicy(env: Pick<EnvironmentConfig, "approval" | "review">): ReviewConfig {
+  const all: ReviewRisk[] = ["iam-broadening", "replacement", "deletion"];
+  if (env.review) return { approve: env.review.approve, risk: [...(env.review.risk ?? all)] };
+  return env.approval ? { approve: "on-risk", risk: all } : { approve: "never", risk: all };
 }
 
 /** Finds an environment by name. */

@@ -8,7 +8,16 @@
  * No I/O happens in this module.
  * @module
  */
-import { array, boolean, type Codec, integer, object, optional, string } from "./_codec.ts";
+import {
+  array,
+  boolean,
+  type Codec,
+  integer,
+  literal,
+  object,
+  optional,
+  string,
+} from "./_codec.ts";
 import type {
   AphexConfig,
   BuildConfig,
@@ -18,6 +27,7 @@ import type {
   NotificationsConfig,
   PipelineConfig,
   PullRequestsConfig,
+  ReviewConfig,
   SecretRef,
   StackConfig,
   TestConfig,
@@ -58,6 +68,12 @@ export const EnvironmentConfigCodec: Codec<EnvironmentConfig> = object<Environme
   role: optional(string),
   approval: boolean,
   hooks: HooksConfigCodec,
+  review: optional(
+    object<ReviewConfig>({
+      approve: literal("never", "on-risk", "always"),
+      risk: array(literal("iam-broadening", "replacement", "deletion")),
+    }),
+  ),
 });
 
 const GitHubConfigCodec: Codec<GitHubConfig> = object<GitHubConfig>({

@@ -13,11 +13,14 @@
  * Credentials and secret-looking environment values are redacted from every line logged.
  * @module
  */
-import { join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
+import type { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import {
-  CloudFormationClient,
-  type CloudFormationClientConfig,
-} from "@aws-sdk/client-cloudformation";
+  childEnvironment,
+  type CloudFormationFactory,
+  createCloudFormationClient,
+  downloadArtifacts,
+} from "../command/deploy_context.ts";
 import {
   type Command,
   type CommandContext,
@@ -28,18 +31,13 @@ import {
 import { AphexError, describeError, ExitCode } from "../models/errors.ts";
 import type { DeploymentResult } from "../models/results.ts";
 import {
-  artifactKey,
-  artifactPathOf,
   type ArtifactStore,
   logKey,
-  metadataKey,
   openArtifactStore,
   outputsKey,
-  readBuildMetadata,
 } from "../adapters/store/artifacts.ts";
 import {
   type AssemblyStack,
-  cdkEnvironment,
   type CloudAssembly,
   createCdkRunner,
   DEFAULT_CDK_COMMAND,
@@ -56,8 +54,6 @@ import {
   type StackDiagnosis,
 } from "../adapters/cloudformation/stacks.ts";
 import {
-  type AwsCredentials,
-  type DeployCredentials,
   resolveDeployCredentials,
   type StsClientFactory,
 } from "../adapters/aws/credentials.ts";
@@ -67,13 +63,11 @@ import {
   runShellCommand,
   secretValuesFromEnv,
 } from "../adapters/process/exec.ts";
-import { freshArtifactsDir, prepareDownloadTarget } from "../adapters/workspace/boundary.ts";
-import { sha256Stream } from "../adapters/store/hash.ts";
+import { freshArtifactsDir } from "../adapters/workspace/boundary.ts";
 import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
 import { DEFAULT_HOOK_TIMEOUT_MS, spec } from "./deploy_spec.ts";
 import {
   checkoutStage,
-  GITHUB_TOKEN_ENV,
   resolveBucket,
   resolveStageInputs,
   runStageCommand,
@@ -98,17 +92,12 @@ export interface DeployInputs extends StageInputs {
   recreateFailed?: boolean;
 }
 
-/** Creates the CloudFormation client of the environment (injected in tests). */
-export type CloudFormationFactory = (
-  config: { region: string; credentials?: AwsCredentials },
-) => CloudFormationClient;
-
-/** The default CloudFormation client: regional, default chain unless credentials are given. */
-export const createCloudFormationClient: CloudFormationFactory = ({ region, credentials }) => {
-  const config: CloudFormationClientConfig = { region, maxAttempts: 2 };
-  if (credentials) config.credentials = credentials;
-  return new CloudFormationClient(config);
-};
+export {
+  childEnvironment,
+  type CloudFormationFactory,
+  createCloudFormationClient,
+  downloadArtifacts,
+} from "../command/deploy_context.ts";
 
 /** Injected dependencies of {@linkcode runDeploy}. */
 export interface DeployDeps extends StageDeps {
@@ -155,90 +144,6 @@ export function eventRecord(event: FailureEvent): Record<string, unknown> {
     resourceStatus: event.status,
     resourceStatusReason: event.reason,
   };
-}
-
-/**
- * Downloads every artifact listed in `<sha>/metadata.json` into `destDir`, hashing while writing;
- * a file whose SHA-256 or size differs from the metadata is not kept. Returns the problems.
- *
- * @throws {AphexError} exit 1 "no complete build" when metadata.json is missing.
- */
-export async function downloadArtifacts(
-  store: ArtifactStore,
-  commitSha: string,
-  destDir: string,
-  options: { concurrency?: number } = {},
-): Promise<{ count: number; problems: string[] }> {
-  if (!(await store.exists(metadataKey(commitSha)))) {
-    throw new AphexError(
-      `no complete build for ${commitSha}: ${
-        store.uriFor(metadataKey(commitSha))
-      } not found (the build stage publishes it last; run or re-run the build first)`,
-    );
-  }
-  const doc = await readBuildMetadata(store, commitSha);
-  const root = resolve(destDir);
-  const problems: string[] = [];
-  const queue = [...doc.artifacts];
-  const worker = async () => {
-    for (let meta = queue.shift(); meta; meta = queue.shift()) {
-      let rel = meta.s3Path;
-      try {
-        rel = artifactPathOf(meta);
-        // Workspace boundary (adapters/workspace/boundary.ts): segment-checked path, no link on the way.
-        const target = await prepareDownloadTarget(root, rel);
-        const tmp = `${target}.aphex-${crypto.randomUUID()}.part`;
-        try {
-          const [forHash, forFile] = (await store.get(artifactKey(commitSha, rel))).tee();
-          const file = await Deno.open(tmp, { write: true, createNew: true });
-          const [digest] = await Promise.all([
-            sha256Stream(forHash),
-            forFile.pipeTo(file.writable),
-          ]);
-          if (digest.sha256 !== meta.checksum) {
-            throw new Error(`SHA-256 mismatch: expected ${meta.checksum}, got ${digest.sha256}`);
-          }
-          if (digest.size !== meta.sizeBytes) {
-            throw new Error(`size mismatch: expected ${meta.sizeBytes} bytes, got ${digest.size}`);
-          }
-          await Deno.rename(tmp, target);
-        } finally {
-          await Deno.remove(tmp).catch(() => {});
-        }
-      } catch (e) {
-        problems.push(`${rel}: ${describeError(e)}`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
-  return { count: doc.artifacts.length, problems: problems.sort() };
-}
-
-/**
- * Environment of hooks and the CDK CLI: the stage's environment without the git token, the
- * credentials' variables, `CDK_DEFAULT_ACCOUNT`/`CDK_DEFAULT_REGION`/`AWS_REGION` and the
- * `APHEX_*` context of the run. With assumed credentials, `AWS_PROFILE` is dropped (it would make
- * the SDK ignore the credential variables).
- */
-export function childEnvironment(
-  base: Record<string, string | undefined>,
-  target: { name: string; account: string; region: string },
-  options: { credentials?: DeployCredentials; commitSha: string; workspace: string },
-): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
-  delete env[GITHUB_TOKEN_ENV];
-  if (options.credentials?.credentials) {
-    delete env.AWS_PROFILE;
-    delete env.AWS_SESSION_TOKEN;
-  }
-  return cdkEnvironment({ ...env, ...options.credentials?.env }, {
-    account: target.account,
-    region: target.region,
-    environment: target.name,
-    commitSha: options.commitSha,
-    workspace: options.workspace,
-  });
 }
 
 interface PlannedStack {

@@ -7,7 +7,10 @@
 #   deploy NAME --app DIR ... --outputs-file FILE
 #                                  appends "deploy NAME" to $FAKE_CDK_CALLS; exits 1 when NAME is
 #                                  listed in $FAKE_CDK_FAIL; prints "(no changes)" when
-#                                  $FAKE_CDK_NO_CHANGES=1; writes FILE.
+#                                  $FAKE_CDK_NO_CHANGES=1; writes FILE. With
+#                                  --method=prepare-change-set --change-set-name CS it appends
+#                                  "prepare NAME CS" instead and creates nothing (the test's
+#                                  CloudFormation mock answers for the change set).
 # It echoes the credentials it received so the tests can prove they are redacted in the logs.
 set -euo pipefail
 cmd="${1:-}"
@@ -32,16 +35,28 @@ deploy)
   shift
   outputs=""
   app=""
+  method=""
+  changeset=""
   while [ $# -gt 0 ]; do
     case "$1" in
     --outputs-file) outputs="$2"; shift ;;
     --app) app="$2"; shift ;;
+    --method=*) method="${1#--method=}" ;;
+    --change-set-name) changeset="$2"; shift ;;
     esac
     shift
   done
   if [ ! -f "$app/manifest.json" ]; then
     echo "fake cdk: --app $app is not a cloud assembly" >&2
     exit 65
+  fi
+  if [ "$method" = "prepare-change-set" ]; then
+    echo "prepare $stack $changeset" >>"$FAKE_CDK_CALLS"
+    case " ${FAKE_CDK_FAIL:-} " in
+    *" $stack "*) echo "❌  $stack: change set failed" >&2; exit 1 ;;
+    esac
+    echo "$stack: changeset $changeset created"
+    exit 0
   fi
   echo "deploy $stack" >>"$FAKE_CDK_CALLS"
   echo "$stack: key ${AWS_ACCESS_KEY_ID:-none} secret ${AWS_SECRET_ACCESS_KEY:-none} token ${AWS_SESSION_TOKEN:-none}"
