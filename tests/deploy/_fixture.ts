@@ -72,6 +72,8 @@ export interface ConfigOptions {
   postDeploy?: string[];
   /** Build commands. */
   build?: string[];
+  /** Extra lines of `dev` (indented 4 spaces), e.g. `["review: { approve: always }"]`. */
+  devExtra?: string[];
 }
 
 /** `aphex-config.yaml` with `dev` (pipeline account) and `prod` (another account, a role). */
@@ -99,6 +101,7 @@ export function configYaml(options: ConfigOptions = {}): string {
     "    stacks:",
     ...stacks(options.devStacks ?? STACK_NAMES),
     ...(hooks.length > 0 ? ["    hooks:", ...hooks] : []),
+    ...(options.devExtra ?? []).map((line) => `    ${line}`),
     "  - name: prod",
     "    region: eu-west-1",
     `    account: "${PROD_ACCOUNT}"`,

@@ -3,7 +3,8 @@
 # `bash fake_cdk.sh <cdk args>` (APHEX_CDK_COMMAND / deps.cdkCommand).
 #   synth ... --output DIR         writes $FAKE_CDK_MANIFEST to DIR/manifest.json, with
 #                                  @ACCOUNT@/@REGION@ replaced by CDK_DEFAULT_ACCOUNT/REGION;
-#                                  exits 3 when $FAKE_CDK_SYNTH_FAIL is set.
+#                                  exits 3 when $FAKE_CDK_SYNTH_FAIL is set; copies
+#                                  $FAKE_CDK_TEMPLATES/*.template.json to DIR when set.
 #   deploy NAME --app DIR ... --outputs-file FILE
 #                                  appends "deploy NAME" to $FAKE_CDK_CALLS; exits 1 when NAME is
 #                                  listed in $FAKE_CDK_FAIL; prints "(no changes)" when
@@ -29,6 +30,7 @@ synth)
   fi
   sed -e "s/@ACCOUNT@/${CDK_DEFAULT_ACCOUNT}/g" -e "s/@REGION@/${CDK_DEFAULT_REGION}/g" \
     "$FAKE_CDK_MANIFEST" >"$out/manifest.json"
+  if [ -n "${FAKE_CDK_TEMPLATES:-}" ]; then cp "$FAKE_CDK_TEMPLATES"/*.template.json "$out/"; fi
   ;;
 deploy)
   stack="$1"
