@@ -8,13 +8,16 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { AphexConfig, SecretRef } from "../models/config.ts";
+import { type AphexConfig, reviewPolicy, type SecretRef } from "../models/config.ts";
 
 /** One environment as the topology sees it. */
 export interface TopologyEnvironment {
   /** Environment name. */
   name: string;
-  /** Whether a manual approval gate precedes the deployment. */
+  /**
+   * Whether the deployment can stop for approval: the environment's review gate is not `never`
+   * (whether a run actually stops is the plan's verdict, see `models/plan.ts`).
+   */
   approval: boolean;
   /** Whether a test step follows the deployment. */
   tests: boolean;
@@ -43,7 +46,7 @@ export interface Topology {
 }
 
 /** Kinds of pipeline steps; one reusable Argo template per kind. */
-export type StepKind = "build" | "pipeline-update" | "approval" | "deploy" | "test";
+export type StepKind = "build" | "pipeline-update" | "plan" | "approval" | "deploy" | "test";
 
 /** One step of the pipeline DAG. */
 export interface PipelineStep {
@@ -55,6 +58,11 @@ export interface PipelineStep {
   env?: string;
   /** Name of the step this one runs after (none for the first step). */
   after?: string;
+  /**
+   * The step whose template runs this one (plan and approval run inside `deploy-<env>`'s
+   * template, so they add no task of their own to the environment chain).
+   */
+  inside?: string;
 }
 
 /** Extracts the topology from a configuration. */
@@ -73,7 +81,7 @@ export function buildTopology(config: AphexConfig): Topology {
     pullRequests: p.pullRequests.enabled,
     environments: config.environments.map((e) => ({
       name: e.name,
-      approval: e.approval,
+      approval: reviewPolicy(e).approve !== "never",
       tests: e.tests !== undefined && e.tests.commands.length > 0,
     })),
   };
@@ -117,23 +125,28 @@ export function hashTopology(topology: Topology): string {
 
 /**
  * The pipeline's steps in execution order: build → pipeline-update → for each environment:
- * [approve-<env>] → deploy-<env> → [test-<env>]. Each step runs after the previous one.
+ * plan-<env> → [approve-<env>] → deploy-<env> → [test-<env>]. Each step runs after the previous
+ * one. Plan and approval run inside the deploy step's template (`inside`): `deploy-<env>` is one
+ * DAG task whose template plans, suspends only when the plan asks for it, then executes exactly
+ * the planned change sets — so the environment chain keeps one task per deploy.
  */
 export function pipelineSteps(topology: Topology): PipelineStep[] {
   const steps: PipelineStep[] = [];
-  const add = (name: string, kind: StepKind, env?: string) => {
+  const add = (name: string, kind: StepKind, env?: string, inside?: string) => {
     const previous = steps.at(-1)?.name;
     steps.push({
       name,
       kind,
       ...(env === undefined ? {} : { env }),
       ...(previous === undefined ? {} : { after: previous }),
+      ...(inside === undefined ? {} : { inside }),
     });
   };
   add("build", "build");
   add("pipeline-update", "pipeline-update");
   for (const env of topology.environments) {
-    if (env.approval) add(`approve-${env.name}`, "approval", env.name);
+    add(`plan-${env.name}`, "plan", env.name, `deploy-${env.name}`);
+    if (env.approval) add(`approve-${env.name}`, "approval", env.name, `deploy-${env.name}`);
     add(`deploy-${env.name}`, "deploy", env.name);
     if (env.tests) add(`test-${env.name}`, "test", env.name);
   }

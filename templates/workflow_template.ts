@@ -52,6 +52,7 @@ export const STAGE_DEADLINE_SECONDS: Readonly<
 > = {
   "build": 3600,
   "pipeline-update": 3600,
+  "plan": 3600,
   "deploy": 10800,
   "test": 3600,
   "report": 600,
@@ -317,6 +318,71 @@ function chainedDags(name: string, units: DagTask[][]): Template[] {
   return [{ name, dag: { tasks: chain(partTasks) } }, ...partTemplates];
 }
 
+/** Output parameter of `plan`: "true" when the environment's review gate stops the run. */
+export const APPROVE_PARAMETER = "approve";
+
+/**
+ * `deploy` (issue 14): a DAG run as `deploy-<env>` — `plan` prepares and describes the change
+ * sets, `approve` suspends only when the plan's `approve` output is true (the environment's review
+ * gate; the suspended node's inputs say what is risky; `argo resume` approves, `argo stop`
+ * rejects), `execute` runs exactly the planned change sets by id (`APHEX_FROM_PLAN`). A skipped
+ * `approve` still lets `execute` run (`depends` means Succeeded or Skipped).
+ */
+function deployTemplates(topology: Topology): Template[] {
+  const plan = "{{tasks.plan.outputs.parameters";
+  const env = { parameters: [{ name: "env", value: "{{inputs.parameters.env}}" }] };
+  return [
+    {
+      name: "deploy",
+      inputs: { parameters: [{ name: "env" }] },
+      dag: {
+        tasks: [
+          { name: "plan", template: "plan", arguments: env },
+          {
+            name: "approve",
+            template: "approval",
+            depends: "plan",
+            when: `${plan}.${APPROVE_PARAMETER}}} == true`,
+            arguments: {
+              parameters: [
+                { name: "summary", value: `${plan}.summary}}` },
+                { name: "risks", value: `${plan}.risks}}` },
+              ],
+            },
+          },
+          { name: "execute", template: "execute", depends: "approve", arguments: env },
+        ],
+      },
+    },
+    {
+      ...stageTemplate(topology, "plan", "plan", {
+        withEnv: true,
+        deadline: STAGE_DEADLINE_SECONDS.plan,
+      }),
+      outputs: {
+        parameters: [APPROVE_PARAMETER, "summary", "risks"].map((name) => ({
+          name,
+          // A plan that wrote nothing must not slip past the gate.
+          valueFrom: {
+            path: `${STAGE_OUTPUTS_DIR}/${name}`,
+            default: name === APPROVE_PARAMETER ? "true" : "",
+          },
+        })),
+      },
+    },
+    {
+      name: "approval",
+      inputs: { parameters: [{ name: "summary" }, { name: "risks" }] },
+      suspend: {},
+    },
+    stageTemplate(topology, "execute", "deploy", {
+      withEnv: true,
+      deadline: STAGE_DEADLINE_SECONDS.deploy,
+      extraEnv: [{ name: "APHEX_FROM_PLAN", value: "true" }],
+    }),
+  ];
+}
+
 /**
  * Builds the deployment WorkflowTemplate: a DAG `preflight → build → pipeline-update → per
  * environment: [approve-<env>] → deploy-<env> → [test-<env>]`, one reusable template per stage kind, a
@@ -352,7 +418,11 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
   if (setsCommitStatuses(config)) tasks.unshift({ name: "report-start", template: "report-start" });
   const templates: Template[] = [
     { name: "pipeline", dag: { tasks } },
-    ...chainedDags(ENVIRONMENTS_TEMPLATE, environmentUnits(steps.slice(2))),
+    ...chainedDags(
+      ENVIRONMENTS_TEMPLATE,
+      // Plan and approval run inside deploy-<env>'s template: one chain task per deploy.
+      environmentUnits(steps.slice(2).filter((s) => s.inside === undefined)),
+    ),
   ];
   templates.push(
     stageTemplate(topology, "preflight", "preflight", {
@@ -375,17 +445,7 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
       }],
     },
   });
-  if (kinds.has("approval")) {
-    templates.push({ name: "approval", suspend: {} });
-  }
-  if (kinds.has("deploy")) {
-    templates.push(
-      stageTemplate(topology, "deploy", "deploy", {
-        withEnv: true,
-        deadline: STAGE_DEADLINE_SECONDS.deploy,
-      }),
-    );
-  }
+  if (kinds.has("deploy")) templates.push(...deployTemplates(topology));
   if (kinds.has("test")) {
     templates.push(
       stageTemplate(topology, "test", "test", {
