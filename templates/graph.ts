@@ -53,7 +53,7 @@ function text(name: string, steps: GraphStep[]): string {
   const lines = [`pipeline ${name}: ${steps.length} steps, each after the previous one`];
   steps.forEach((s, i) => {
     const what = s.kind === "approval"
-      ? `manual approval before deploying ${s.env}`
+      ? `approval of the plan before deploying ${s.env} (when its review gate asks)`
       : s.env
       ? `${s.kind} ${s.env}`
       : s.kind;

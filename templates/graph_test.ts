@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { configTable } from "../tests/generate_table.ts";
 import { renderGraph } from "./graph.ts";
 import { buildWorkflowTemplate } from "./workflow_template.ts";
+import { buildTopology, pipelineSteps } from "./topology.ts";
 import type { AphexConfig } from "../models/config.ts";
 import type { DagTask } from "./types.ts";
 
@@ -16,7 +17,8 @@ function flatTasks(config: AphexConfig): DagTask[] {
   const splice = (tasks: DagTask[]): DagTask[] =>
     tasks.flatMap((task) => {
       if (task.name === "report-start") return [];
-      const inner = byName.get(task.template)!.dag?.tasks;
+      // The chain's DAGs are spliced; deploy-<env>'s own DAG (plan → approve → execute) is a step.
+      const inner = task.template === "deploy" ? undefined : byName.get(task.template)!.dag?.tasks;
       if (inner) return splice(inner);
       const out = { ...task, ...(last === undefined ? {} : { depends: last }) };
       last = task.name;
@@ -28,20 +30,26 @@ function flatTasks(config: AphexConfig): DagTask[] {
 Deno.test("graph formats show the same steps and edges as the WorkflowTemplate DAG", () => {
   for (const [name, config] of Object.entries(configTable())) {
     const tasks = flatTasks(config);
+    // Plan and approval are drawn as steps of their own; they run inside deploy-<env>'s template.
+    const inside = pipelineSteps(buildTopology(config)).filter((s) => s.inside !== undefined);
     const mermaid = renderGraph(config, { format: "mermaid" });
     assert.ok(mermaid.startsWith("flowchart LR\n"), name);
-    assert.equal(mermaid.match(/-->/g)?.length ?? 0, tasks.length - 1, name);
+    assert.equal(mermaid.match(/-->/g)?.length ?? 0, tasks.length + inside.length - 1, name);
     const dot = renderGraph(config, { format: "dot" });
     for (const t of tasks) {
-      if (t.depends) {
-        assert.ok(dot.includes(`"${t.depends}" -> "${t.name}";`), `${name}: ${t.name}`);
+      if (!t.depends) continue;
+      const into = inside.filter((s) => s.inside === t.name);
+      const from = into.length > 0 ? into.at(-1)!.name : t.depends;
+      assert.ok(dot.includes(`"${from}" -> "${t.name}";`), `${name}: ${t.name}`);
+      if (into.length > 0) {
+        assert.ok(dot.includes(`"${t.depends}" -> "${into[0]!.name}";`), `${name}: ${t.name}`);
       }
     }
     const text = renderGraph(config, { format: "text" });
-    assert.equal(text.trimEnd().split("\n").length, tasks.length + 1, name);
+    assert.equal(text.trimEnd().split("\n").length, tasks.length + inside.length + 1, name);
   }
   const mermaid = renderGraph(configTable()["three-envs-approval-hooks"]!);
   assert.match(mermaid, /s0\["preflight"\]\n {2}s1\["build"\]/);
-  assert.match(mermaid, /s7\{"approve prod"\}/);
-  assert.match(mermaid, /s6 --> s7\n {2}s7 --> s8/);
+  assert.match(mermaid, /s10\{"approve prod"\}/);
+  assert.match(mermaid, /s9 --> s10\n {2}s10 --> s11/);
 });
