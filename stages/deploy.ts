@@ -35,6 +35,8 @@ import {
   logKey,
   openArtifactStore,
   outputsKey,
+  planKey,
+  readText,
 } from "../adapters/store/artifacts.ts";
 import {
   type AssemblyStack,
@@ -53,10 +55,7 @@ import {
   type RetryOptions,
   type StackDiagnosis,
 } from "../adapters/cloudformation/stacks.ts";
-import {
-  resolveDeployCredentials,
-  type StsClientFactory,
-} from "../adapters/aws/credentials.ts";
+import { resolveDeployCredentials, type StsClientFactory } from "../adapters/aws/credentials.ts";
 import {
   makeRedactor,
   type Redactor,
@@ -64,6 +63,11 @@ import {
   secretValuesFromEnv,
 } from "../adapters/process/exec.ts";
 import { freshArtifactsDir } from "../adapters/workspace/boundary.ts";
+import {
+  executeReviewedChangeSet,
+  StaleChangeSetError,
+} from "../adapters/cloudformation/change_sets.ts";
+import { type EnvironmentPlan, type StackPlan, summarizePlan } from "../models/plan.ts";
 import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
 import { DEFAULT_HOOK_TIMEOUT_MS, spec } from "./deploy_spec.ts";
 import {
@@ -90,6 +94,11 @@ export interface DeployInputs extends StageInputs {
   environment?: string;
   /** Delete a stack whose creation failed (`ROLLBACK_COMPLETE`) before deploying it again. */
   recreateFailed?: boolean;
+  /**
+   * Execute exactly the change sets of the stored plan (`<sha>/plans/<env>.json`, made by the plan
+   * step and passed by the review gate) instead of synthesizing and running `cdk deploy`.
+   */
+  fromPlan?: boolean;
 }
 
 export {
@@ -144,6 +153,73 @@ export function eventRecord(event: FailureEvent): Record<string, unknown> {
     resourceStatus: event.status,
     resourceStatusReason: event.reason,
   };
+}
+
+/** One stack to deploy: synthesized (`cdk deploy`) or from the reviewed plan (its change set). */
+interface DeployStep {
+  name: string;
+  synthesized?: PlannedStack;
+  reviewed?: StackPlan;
+}
+
+/**
+ * Reads the plan the plan step stored for this commit and environment (`<sha>/plans/<env>.json`).
+ *
+ * @throws {AphexError} exit 1 when it is missing, or made for another commit or environment.
+ */
+async function readReviewedPlan(
+  store: ArtifactStore,
+  sha: string,
+  target: { name: string; stacks: { name: string }[] },
+): Promise<EnvironmentPlan> {
+  const key = planKey(sha, target.name);
+  if (!(await store.exists(key))) {
+    throw new AphexError(
+      `no plan for ${target.name} at ${
+        store.uriFor(key)
+      }: run \`aphex plan --env ${target.name}\` first`,
+    );
+  }
+  const plan = JSON.parse(await readText(store, key)) as EnvironmentPlan;
+  if (
+    plan.commitSha !== sha || plan.environment !== target.name ||
+    plan.stacks.length !== target.stacks.length
+  ) {
+    throw new AphexError(
+      `the plan at ${store.uriFor(key)} is not a plan of ${target.name} at ${sha} with ` +
+        `${target.stacks.length} stack(s); run the plan again`,
+    );
+  }
+  return plan;
+}
+
+/**
+ * Executes one stack of the reviewed plan: nothing for a no-op stack, else exactly its change set
+ * by id. A change set that is no longer executable (the stack changed since the plan) is refused.
+ */
+async function executeReviewed(
+  cfn: CloudFormationClient,
+  stack: StackPlan,
+  options: RetryOptions & { log: (line: string) => void; onStale: () => void },
+): Promise<{ ok: boolean; exitCode: number; noChanges: boolean }> {
+  if (stack.status === "no-op" || !stack.changeSetId) {
+    return { ok: true, exitCode: 0, noChanges: true };
+  }
+  options.log(`[deploy] executing change set ${stack.changeSetId}`);
+  try {
+    await executeReviewedChangeSet(cfn, {
+      stackName: stack.stackName,
+      changeSetId: stack.changeSetId,
+    }, options);
+    return { ok: true, exitCode: 0, noChanges: false };
+  } catch (e) {
+    if (e instanceof StaleChangeSetError) {
+      options.onStale();
+      throw e;
+    }
+    options.log(`[deploy] ${describeError(e)}`);
+    return { ok: false, exitCode: 1, noChanges: false };
+  }
 }
 
 interface PlannedStack {
@@ -278,35 +354,51 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       // 4. preDeploy hooks
       await runHooks("preDeploy", target.hooks.preDeploy, childEnv);
 
-      // 5. just-in-time synth, stacks checked against the assembly
+      // 5. just-in-time synth, stacks checked against the assembly — or, in the pipeline, the
+      // reviewed plan: its change sets are executed by id, nothing is synthesized again.
       const runner = createCdkRunner({ redact, log });
       const cdkCommand = deps.cdkCommand ?? DEFAULT_CDK_COMMAND;
       const plan = new Map<string, PlannedStack>();
-      for (const app of await locateCdkApps(inputs.workspace, target.stacks)) {
-        const outputDir = await Deno.makeTempDir({ prefix: "aphex-cdk-out-" });
-        tempDirs.push(outputDir);
-        log(`[deploy] cdk synth in ${relative(inputs.workspace, app.appDir) || "."}`);
-        const assembly = await synthesizeApp(app.appDir, {
-          account: target.account,
-          region: target.region,
-          environment: target.name,
-          commitSha: sha,
-          env: childEnv,
-          outputDir,
-          runner,
-          cdkCommand,
-          workspace: inputs.workspace,
-        });
-        const selected = selectStacks(assembly, app.stacks, {
-          expectEnvironment: { account: target.account, region: target.region },
-          context: `environment ${target.name}`,
-        });
-        app.stacks.forEach((name, i) =>
-          plan.set(name, { assembly, stack: selected[i]!, appDir: app.appDir })
+      let ordered: DeployStep[];
+      if (inputs.fromPlan) {
+        const reviewed = await readReviewedPlan(activeStore, sha, target);
+        ordered = reviewed.stacks.map((s) => ({ name: s.stackName, reviewed: s }));
+        log(
+          `[deploy] executing the reviewed plan ${
+            activeStore.uriFor(planKey(sha, target.name))
+          }: ` +
+            summarizePlan(reviewed),
         );
+      } else {
+        for (const app of await locateCdkApps(inputs.workspace, target.stacks)) {
+          const outputDir = await Deno.makeTempDir({ prefix: "aphex-cdk-out-" });
+          tempDirs.push(outputDir);
+          log(`[deploy] cdk synth in ${relative(inputs.workspace, app.appDir) || "."}`);
+          const assembly = await synthesizeApp(app.appDir, {
+            account: target.account,
+            region: target.region,
+            environment: target.name,
+            commitSha: sha,
+            env: childEnv,
+            outputDir,
+            runner,
+            cdkCommand,
+            workspace: inputs.workspace,
+          });
+          const selected = selectStacks(assembly, app.stacks, {
+            expectEnvironment: { account: target.account, region: target.region },
+            context: `environment ${target.name}`,
+          });
+          app.stacks.forEach((name, i) =>
+            plan.set(name, { assembly, stack: selected[i]!, appDir: app.appDir })
+          );
+        }
+        ordered = target.stacks.map((s) => {
+          const synthesized = plan.get(s.name)!;
+          return { name: synthesized.stack.stackName, synthesized };
+        });
       }
-      const ordered = target.stacks.map((s) => plan.get(s.name)!);
-      outcome.notDeployed = ordered.map((p) => p.stack.stackName);
+      outcome.notDeployed = ordered.map((p) => p.name);
 
       // 6. stacks, in configured order; the first failure stops
       cfn = (deps.cloudFormation ?? createCloudFormationClient)({
@@ -318,10 +410,10 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       for (const [i, step] of ordered.entries()) {
         if (deps.signal?.aborted) {
           throw new AphexError(
-            `cancelled by ${String(deps.signal.reason)} before ${step.stack.stackName}`,
+            `cancelled by ${String(deps.signal.reason)} before ${step.name}`,
           );
         }
-        const name = step.stack.stackName;
+        const name = step.name;
         const t0 = performance.now();
         const duration = () => Math.round((performance.now() - t0) / 10) / 100;
         const failed = (events: FailureEvent[]): void => {
@@ -332,11 +424,12 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
             duration: duration(),
             cloudformationEvents: events.map(eventRecord),
           });
-          outcome.notDeployed = ordered.slice(i + 1).map((p) => p.stack.stackName);
+          outcome.notDeployed = ordered.slice(i + 1).map((p) => p.name);
         };
         log(`[deploy] stack ${i + 1}/${ordered.length}: ${name}`);
         try {
-          const state = await assertStackDeployable(cfn, name, {
+          // A reviewed change set is checked against the stack when it is executed.
+          const state = step.reviewed ? "ok" : await assertStackDeployable(cfn, name, {
             ...retry,
             ...(inputs.recreateFailed ? { recreateFailed: true } : {}),
           });
@@ -349,13 +442,15 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
           throw e;
         }
         const since = new Date(clock().getTime() - EVENT_CLOCK_SKEW_MS);
-        const deployed = await deployStack(step.assembly, step.stack, {
-          appDir: step.appDir,
-          outputsFile: join(outputsDir, `${i + 1}.json`),
-          env: childEnv,
-          runner,
-          cdkCommand,
-        });
+        const deployed = step.reviewed
+          ? await executeReviewed(cfn, step.reviewed, { ...retry, log, onStale: () => failed([]) })
+          : await deployStack(step.synthesized!.assembly, step.synthesized!.stack, {
+            appDir: step.synthesized!.appDir,
+            outputsFile: join(outputsDir, `${i + 1}.json`),
+            env: childEnv,
+            runner,
+            cdkCommand,
+          });
         if (!deployed.ok) {
           let diagnosis: StackDiagnosis | undefined;
           let diagnosisError = "";
@@ -372,7 +467,9 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
           }
           const rest = outcome.notDeployed;
           throw new AphexError(
-            `cdk deploy of stack "${name}" failed (exit ${deployed.exitCode})` +
+            (step.reviewed
+              ? `executing the reviewed change set of stack "${name}" failed`
+              : `cdk deploy of stack "${name}" failed (exit ${deployed.exitCode})`) +
               (diagnosis ? `: ${diagnosis.message}` : ``) +
               (diagnosisError
                 ? `; its CloudFormation events could not be read (${diagnosisError})`
@@ -397,7 +494,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
           duration: duration(),
           cloudformationEvents: [],
         });
-        outcome.notDeployed = ordered.slice(i + 1).map((p) => p.stack.stackName);
+        outcome.notDeployed = ordered.slice(i + 1).map((p) => p.name);
         log(
           `[deploy] stack ${name} ${deployed.noChanges ? "had no changes" : "deployed"} in ` +
             `${duration().toFixed(2)} s; ${Object.keys(stackOutputs).length} output(s)`,
@@ -484,6 +581,7 @@ export const command: Command = {
     const environment = str(values, "env");
     if (environment) inputs.environment = environment;
     if (values["recreate-failed"] === true) inputs.recreateFailed = true;
+    if (values["from-plan"] === true) inputs.fromPlan = true;
     const timeout = secondsOption(values, "hook-timeout");
     const outcome = await runStageCommand(inputs, {
       ctx,
