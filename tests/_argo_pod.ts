@@ -11,7 +11,9 @@
  *   HTML-safe escapes;
  * - every replacement is Go-quoted with the outer quotes stripped and placed into the template's
  *   JSON text, which is then decoded again (util/template/simple_template.go);
- * - `inputs.parameters.*` come from the DAG task's arguments;
+ * - `inputs.parameters.*` come from the DAG task's arguments; for a task inside a nested DAG
+ *   template (`within`: the outer task, e.g. `plan` inside `deploy-dev`), its argument values are
+ *   first substituted with the outer task's arguments, as the controller does level by level;
  * - `secretKeyRef` env values come from the given Secrets; a missing optional one leaves the
  *   variable unset, a missing required one keeps the pod from starting (throws).
  *
@@ -167,9 +169,19 @@ export function argoPod(
   wt: WorkflowTemplate,
   step: string,
   run: ArgoRun,
-  options: { mounts?: Mounts } = {},
+  options: { mounts?: Mounts; within?: string } = {},
 ): ArgoPod {
   const { task, template } = findTask(wt, step);
+  const outer = new Map<string, string>();
+  if (options.within !== undefined) {
+    const parent = findTask(wt, options.within);
+    if (!parent.template.dag?.tasks.includes(task!)) {
+      throw new Error(`${step} is not a task of ${options.within}'s template`);
+    }
+    for (const p of parent.task?.arguments?.parameters ?? []) {
+      outer.set(`inputs.parameters.${p.name}`, p.value ?? "");
+    }
+  }
   const onExit = task === null;
   if (onExit !== (run.exit !== undefined)) {
     throw new Error(`${step}: give run.exit exactly for the onExit handler`);
@@ -188,7 +200,13 @@ export function argoPod(
     globals.set("workflow.failures", argoFailuresValue(run.exit.failures));
   }
   for (const p of task?.arguments?.parameters ?? []) {
-    globals.set(`inputs.parameters.${p.name}`, p.value ?? "");
+    const value = (p.value ?? "").replace(/\{\{([^{}]*)\}\}/g, (all, tag: string) => {
+      if (options.within === undefined) return all;
+      const v = outer.get(tag.trim());
+      if (v === undefined) throw new Error(`${step}: failed to resolve {{${tag}}}`);
+      return v;
+    });
+    globals.set(`inputs.parameters.${p.name}`, value);
   }
   const substitute = (text: string) =>
     text.replace(/\{\{([^{}]*)\}\}/g, (_all, tag: string) => {
