@@ -63,6 +63,7 @@ import {
   secretValuesFromEnv,
 } from "../adapters/process/exec.ts";
 import { freshArtifactsDir } from "../adapters/workspace/boundary.ts";
+import { writeLastGood } from "../adapters/store/assemblies.ts";
 import {
   executeReviewedChangeSet,
   StaleChangeSetError,
@@ -503,6 +504,18 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
 
       // 7. postDeploy hooks
       await runHooks("postDeploy", target.hooks.postDeploy, childEnv);
+
+      // 8. a reviewed deploy of an environment without tests is good as soon as it succeeded (with
+      // tests, the test stage records it once they pass)
+      if (inputs.fromPlan && (target.tests?.commands.length ?? 0) === 0) {
+        const uri = await writeLastGood(activeStore, target.name, {
+          sha,
+          time: clock().toISOString(),
+          workflow: deps.env.APHEX_WORKFLOW_NAME ?? null,
+          stacks: ordered.map((p) => p.name),
+        });
+        log(`[deploy] ${target.name} last good: ${sha} (${uri})`);
+      }
     } catch (e) {
       if (e instanceof AphexError && e.exitCode === ExitCode.Usage) throw e;
       outcome.exitCode = ExitCode.Failed;

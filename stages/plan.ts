@@ -49,8 +49,10 @@ import {
   DEFAULT_CDK_COMMAND,
   deployStack,
   locateCdkApps,
+  readCloudAssembly,
   selectStacks,
 } from "../adapters/cdk/cli.ts";
+import { fetchAssemblies, storeAssemblies } from "../adapters/store/assemblies.ts";
 import type { RetryOptions } from "../adapters/cloudformation/stacks.ts";
 import {
   deleteChangeSet,
@@ -84,6 +86,11 @@ import {
 export interface PlanInputs extends StageInputs {
   /** Environment to plan (`--env`, `APHEX_ENV`). */
   environment?: string;
+  /**
+   * Plan the cloud assembly stored for this commit and environment (`<sha>/assemblies/<env>/`)
+   * instead of downloading artifacts and synthesizing: what `aphex rollback` redeploys.
+   */
+  storedAssembly?: boolean;
 }
 
 /** Injected dependencies of {@linkcode runPlan}. */
@@ -123,6 +130,16 @@ export interface PlanOutcome {
 /** Name of the change set of `environment` for `commitSha` (re-planning replaces it). */
 export function changeSetName(environment: string, commitSha: string): string {
   return `aphex-${environment}-${commitSha.slice(0, 12)}`;
+}
+
+async function fetchStored(
+  store: ArtifactStore,
+  target: { commitSha: string; environment: string },
+  tempDirs: string[],
+) {
+  const dir = await Deno.makeTempDir({ prefix: "aphex-stored-assembly-" });
+  tempDirs.push(dir);
+  return await fetchAssemblies(store, target, dir);
 }
 
 async function readTemplate(assembly: CloudAssembly, stack: AssemblyStack) {
@@ -173,12 +190,14 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<PlanO
     log(`[plan] environment ${target.name} (aws://${target.account}/${target.region}); ${sha}`);
     const stage = { step: "artifacts" };
     try {
-      const download = await downloadArtifacts(activeStore, sha, artifactsDir);
-      if (download.problems.length > 0) {
-        throw new AphexError(
-          `${download.problems.length} of ${download.count} artifact(s) failed verification:` +
-            `\n  ${download.problems.join("\n  ")}`,
-        );
+      if (!inputs.storedAssembly) {
+        const download = await downloadArtifacts(activeStore, sha, artifactsDir);
+        if (download.problems.length > 0) {
+          throw new AphexError(
+            `${download.problems.length} of ${download.count} artifact(s) failed verification:` +
+              `\n  ${download.problems.join("\n  ")}`,
+          );
+        }
       }
       stage.step = "credentials";
       const credentials = await resolveDeployCredentials(
@@ -207,21 +226,36 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<PlanO
         string,
         { assembly: CloudAssembly; stack: AssemblyStack; app: string }
       >();
+      const synthesized: { dir: string; appDir: string }[] = [];
+      const stored = inputs.storedAssembly
+        ? await fetchStored(activeStore, { commitSha: sha, environment: target.name }, tempDirs)
+        : undefined;
       for (const app of await locateCdkApps(inputs.workspace, target.stacks)) {
+        const appRel = relative(inputs.workspace, app.appDir) || ".";
         const outputDir = await Deno.makeTempDir({ prefix: "aphex-plan-out-" });
         tempDirs.push(outputDir);
-        log(`[plan] cdk synth in ${relative(inputs.workspace, app.appDir) || "."}`);
-        const assembly = await synthesizeApp(app.appDir, {
-          account: target.account,
-          region: target.region,
-          environment: target.name,
-          commitSha: sha,
-          env: childEnv,
-          outputDir,
-          runner,
-          cdkCommand,
-          workspace: inputs.workspace,
-        });
+        const fromStore = stored?.find((a) => a.appDir === appRel);
+        if (stored && !fromStore) {
+          throw new AphexError(
+            `the stored assembly of ${target.name} at ${sha} has no app ${appRel}`,
+          );
+        }
+        if (!fromStore) log(`[plan] cdk synth in ${appRel}`);
+        else log(`[plan] stored cloud assembly of ${appRel} (no rebuild, no synth)`);
+        const assembly = fromStore
+          ? await readCloudAssembly(fromStore.dir)
+          : await synthesizeApp(app.appDir, {
+            account: target.account,
+            region: target.region,
+            environment: target.name,
+            commitSha: sha,
+            env: childEnv,
+            outputDir,
+            runner,
+            cdkCommand,
+            workspace: inputs.workspace,
+          });
+        synthesized.push({ dir: assembly.dir, appDir: appRel });
         const selected = selectStacks(assembly, app.stacks, {
           expectEnvironment: { account: target.account, region: target.region },
           context: `environment ${target.name}`,
@@ -281,6 +315,14 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<PlanO
         }
         stacks.push(plan);
         log(`[plan] stack ${i + 1}/${target.stacks.length}: ${stackName}: ${plan.status}`);
+      }
+      if (!inputs.storedAssembly) {
+        // The assembly these change sets come from, for `aphex rollback` and automatic rollback.
+        const uri = await storeAssemblies(activeStore, {
+          commitSha: sha,
+          environment: target.name,
+        }, synthesized);
+        log(`[plan] cloud assembly stored: ${uri}`);
       }
       const plan: EnvironmentPlan = {
         version: 1,
@@ -352,6 +394,7 @@ export const command: Command = {
     const inputs: PlanInputs = resolveStageInputs(values, ctx);
     const environment = str(values, "env");
     if (environment) inputs.environment = environment;
+    if (values["stored-assembly"] === true) inputs.storedAssembly = true;
     const outcome = await runStageCommand(inputs, {
       ctx,
       stage: environment ? `plan-${environment}` : "plan",

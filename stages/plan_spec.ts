@@ -28,6 +28,12 @@ export const spec: CommandSpec = {
       env: "APHEX_ENV",
       valueName: "NAME",
     },
+    "stored-assembly": {
+      type: "boolean",
+      description: "Plan the cloud assembly stored for the commit (<sha>/assemblies/<env>/) " +
+        "instead of building and synthesizing (what `aphex rollback` redeploys)",
+      env: "APHEX_STORED_ASSEMBLY",
+    },
     "cdk-command": CDK_COMMAND_OPTION,
     json: { type: "boolean", description: "Print the plan as JSON" },
   },

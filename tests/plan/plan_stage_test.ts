@@ -147,7 +147,7 @@ Deno.test("plan: change sets prepared by the CDK CLI, described (all pages), no-
       const aws = mockAws(f.sha);
       try {
         const outcome = await runPlan(f.inputs, f.deps);
-        assert.equal(outcome.exitCode, 0, outcome.failure);
+        assert.equal(outcome.exitCode, 0, outcome.failure ?? "");
         assert.deepEqual(await f.calls(), [
           `prepare Network ${aws.name}`,
           `prepare App ${aws.name}`,
@@ -221,7 +221,7 @@ Deno.test("plan: default review of an environment without approval never stops t
     const aws = mockAws(f.sha);
     try {
       const outcome = await runPlan(f.inputs, f.deps);
-      assert.equal(outcome.exitCode, 0, outcome.failure);
+      assert.equal(outcome.exitCode, 0, outcome.failure ?? "");
       assert.equal(outcome.approve, false);
       assert.deepEqual(outcome.risks.map((r) => r.kind), ["iam-broadening", "replacement"]);
     } finally {

@@ -130,7 +130,7 @@ Deno.test("gate: plan from the generated template â†’ approve only when risky â†
         { ...plan.inputs, repoUrl: f.repoUrl, environment: String(plan.values.env) },
         f.deps,
       );
-      assert.equal(planned.exitCode, 0, planned.failure);
+      assert.equal(planned.exitCode, 0, planned.failure ?? "");
       await Deno.mkdir(plan.inputs.outputsDir, { recursive: true });
       await writePlanOutputs(plan.inputs.outputsDir, planned);
       // The gate's `when`, with the plan's output parameter substituted as Argo does.
@@ -159,7 +159,7 @@ Deno.test("gate: plan from the generated template â†’ approve only when risky â†
         },
         f.deps,
       );
-      assert.equal(deployed.exitCode, 0, deployed.failure);
+      assert.equal(deployed.exitCode, 0, deployed.failure ?? "");
       // Exactly the reviewed change set, by id; no cdk deploy, no synth of its own.
       const executed = aws.cfn.commandCalls(ExecuteChangeSetCommand).map((c) => c.args[0].input);
       assert.deepEqual(executed, [{ StackName: APP, ChangeSetName: aws.id(APP) }]);
@@ -216,7 +216,7 @@ Deno.test("gate: a no-op plan never suspends and deploys nothing; without a plan
       assert.equal(planned.approve, false, "approve: always still skips a no-op plan");
       assert.equal(planned.summary, "no changes in 3 stack(s)");
       const outcome = await runDeploy({ ...f.inputs, fromPlan: true }, f.deps);
-      assert.equal(outcome.exitCode, 0, outcome.failure);
+      assert.equal(outcome.exitCode, 0, outcome.failure ?? "");
       assert.deepEqual(aws.cfn.commandCalls(ExecuteChangeSetCommand), []);
     } finally {
       aws.restore();
