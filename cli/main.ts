@@ -109,6 +109,11 @@ export const COMMANDS: Record<string, Entry> = {
     summary: "Record the run, write CloudWatch logs/metrics, notify, set GitHub commit statuses",
     load: () => import("../stages/report.ts"),
   },
+  rollback: {
+    summary: "Redeploy an environment's stored cloud assembly (default: its last good commit)",
+    load: () => import("./rollback.ts"),
+    help: () => import("./rollback_spec.ts"),
+  },
   history: {
     summary: "List recent pipeline runs: commit, status, duration, failed stage",
     load: () => import("./history.ts"),
