@@ -20,9 +20,11 @@ import {
   str,
 } from "../command/contract.ts";
 import {
+  checkoutStage,
   loadStageConfig,
   resolveBucket,
   resolveStageInputs,
+  selectEnvironment,
   type StageInputs,
 } from "../command/stage_runtime.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
@@ -96,6 +98,19 @@ export async function runRollback(
   deps: PlanDeps & DeployDeps & { store: ArtifactStore },
 ): Promise<RollbackOutcome> {
   const env = inputs.environment;
+  if (inputs.afterTestFailure) {
+    // The pipeline's rollback step: only when the failing commit's configuration asks for it.
+    const config = await checkoutStage(inputs.base, deps);
+    const target = selectEnvironment(config, env);
+    if (!target.rollback?.onTestFailure) {
+      return {
+        exitCode: ExitCode.Failed,
+        message: `tests of ${inputs.base.commitSha} failed in ${env}; automatic rollback is off ` +
+          `(rollback.onTestFailure), the stacks are left as they are`,
+        onlyNewer: [],
+      };
+    }
+  }
   const lastGood = inputs.to ? undefined : await readLastGood(deps.store, env);
   const target = inputs.to ?? lastGood?.sha;
   if (!target) {
@@ -210,7 +225,8 @@ export const command: Command = {
           base,
           environment,
           ...(to ? { to } : {}),
-          approve: values.approve === true,
+          // Automatic rollback is approved by the configuration (rollback.onTestFailure).
+          approve: values.approve === true || values["after-test-failure"] === true,
           afterTestFailure: values["after-test-failure"] === true,
         },
         {

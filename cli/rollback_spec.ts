@@ -37,7 +37,9 @@ export const spec: CommandSpec = {
     approve: { type: "boolean", description: "Execute the rollback plan even when it is risky" },
     "after-test-failure": {
       type: "boolean",
-      description: "Automatic rollback: re-run the tests afterwards and exit 1 (the run failed)",
+      description: "Automatic rollback (the pipeline's step after failed tests): only when the " +
+        "commit's config sets rollback.onTestFailure; re-runs the tests and exits 1",
+      env: "APHEX_AFTER_TEST_FAILURE",
     },
     "cdk-command": CDK_COMMAND_OPTION,
     json: { type: "boolean", description: "Print the outcome as JSON" },

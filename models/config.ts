@@ -70,6 +70,14 @@ export interface EnvironmentConfig {
   hooks: HooksConfig;
   /** Review gate of the deployment plan (issue 14); see {@linkcode reviewPolicy} for the default. */
   review?: ReviewConfig;
+  /** What happens when the environment's tests fail (default: nothing, the run fails). */
+  rollback?: RollbackConfig;
+}
+
+/** Automatic rollback of an environment (`rollback:`). */
+export interface RollbackConfig {
+  /** Redeploy the last good version when the tests fail (then re-run them; the run still fails). */
+  onTestFailure: boolean;
 }
 
 /** Risk kinds of a deployment plan the review gate can act on. */
@@ -185,7 +193,8 @@ export interface RawAphexConfig {
   build: { commands: string[]; artifacts?: string };
   /** Environments in deploy order, optional fields possibly missing. */
   environments: Array<
-    Omit<EnvironmentConfig, "approval" | "hooks" | "review"> & {
+    Omit<EnvironmentConfig, "approval" | "hooks" | "review" | "rollback"> & {
+      rollback?: { onTestFailure?: boolean };
       approval?: boolean;
       review?: { approve: ReviewConfig["approve"]; risk?: ReviewRisk[] };
       hooks?: Partial<HooksConfig>;
@@ -280,6 +289,9 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
       if (e.role !== undefined) env.role = e.role;
       if (e.review !== undefined) {
         env.review = reviewPolicy({ approval: env.approval, review: e.review as ReviewConfig });
+      }
+      if (e.rollback !== undefined) {
+        env.rollback = { onTestFailure: e.rollback.onTestFailure ?? false };
       }
       return env;
     }),

@@ -28,6 +28,7 @@ import type {
   PipelineConfig,
   PullRequestsConfig,
   ReviewConfig,
+  RollbackConfig,
   SecretRef,
   StackConfig,
   TestConfig,
@@ -74,6 +75,7 @@ export const EnvironmentConfigCodec: Codec<EnvironmentConfig> = object<Environme
       risk: array(literal("iam-broadening", "replacement", "deletion")),
     }),
   ),
+  rollback: optional(object<RollbackConfig>({ onTestFailure: boolean })),
 });
 
 const GitHubConfigCodec: Codec<GitHubConfig> = object<GitHubConfig>({

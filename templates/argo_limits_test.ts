@@ -31,8 +31,9 @@ function runOrder(wt: WorkflowTemplate): DagTask[] {
     assert.equal(order.length, tasks.length, `${template.name} is one chain`);
     return order.flatMap((t) => {
       const target = byName.get(t.template)!;
-      // deploy-<env>'s own DAG (plan → approve → execute) is one step of the chain.
-      return target.dag && t.template !== "deploy" ? walk(target) : [t];
+      // deploy-<env>'s and test-<env>'s own DAGs (plan → approve → execute, run → rollback) are
+      // one step of the chain each.
+      return target.dag && t.template !== "deploy" && t.template !== "test" ? walk(target) : [t];
     });
   };
   return walk(byName.get("environments")!);

@@ -98,6 +98,11 @@ Deno.test("the DAG is preflight → build → pipeline-update → per env [appro
     ["execute", "execute", "approve"],
   ]);
   assert.equal(deploy.tasks[1]!.when, "{{tasks.plan.outputs.parameters.approve}} == true");
+  // test-<env>: run → rollback, only when the tests failed.
+  assert.deepEqual(dagOf("test").tasks.map(row), [
+    ["run", "run-tests", null],
+    ["rollback", "rollback", "run.Failed"],
+  ]);
   assert.deepEqual(
     wt.spec.templates.map((t) => t.name),
     [
@@ -111,6 +116,8 @@ Deno.test("the DAG is preflight → build → pipeline-update → per env [appro
       "approval",
       "execute",
       "test",
+      "run-tests",
+      "rollback",
       "report",
     ],
   );

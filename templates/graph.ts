@@ -54,6 +54,8 @@ function text(name: string, steps: GraphStep[]): string {
   steps.forEach((s, i) => {
     const what = s.kind === "approval"
       ? `approval of the plan before deploying ${s.env} (when its review gate asks)`
+      : s.kind === "rollback"
+      ? `if the tests fail: rollback of ${s.env} (when rollback.onTestFailure is set)`
       : s.env
       ? `${s.kind} ${s.env}`
       : s.kind;

@@ -18,7 +18,9 @@ function flatTasks(config: AphexConfig): DagTask[] {
     tasks.flatMap((task) => {
       if (task.name === "report-start") return [];
       // The chain's DAGs are spliced; deploy-<env>'s own DAG (plan → approve → execute) is a step.
-      const inner = task.template === "deploy" ? undefined : byName.get(task.template)!.dag?.tasks;
+      const inner = task.template === "deploy" || task.template === "test"
+        ? undefined
+        : byName.get(task.template)!.dag?.tasks;
       if (inner) return splice(inner);
       const out = { ...task, ...(last === undefined ? {} : { depends: last }) };
       last = task.name;
@@ -36,20 +38,21 @@ Deno.test("graph formats show the same steps and edges as the WorkflowTemplate D
     assert.ok(mermaid.startsWith("flowchart LR\n"), name);
     assert.equal(mermaid.match(/-->/g)?.length ?? 0, tasks.length + inside.length - 1, name);
     const dot = renderGraph(config, { format: "dot" });
-    for (const t of tasks) {
-      if (!t.depends) continue;
-      const into = inside.filter((s) => s.inside === t.name);
-      const from = into.length > 0 ? into.at(-1)!.name : t.depends;
-      assert.ok(dot.includes(`"${from}" -> "${t.name}";`), `${name}: ${t.name}`);
-      if (into.length > 0) {
-        assert.ok(dot.includes(`"${t.depends}" -> "${into[0]!.name}";`), `${name}: ${t.name}`);
-      }
+    // The template's chain is the graph's steps without the inner ones, in the same order.
+    const steps = pipelineSteps(buildTopology(config));
+    assert.deepEqual(
+      tasks.map((t) => t.name),
+      ["preflight", ...steps.filter((s) => s.inside === undefined).map((s) => s.name)],
+      name,
+    );
+    for (const s of steps) {
+      if (s.after) assert.ok(dot.includes(`"${s.after}" -> "${s.name}";`), `${name}: ${s.name}`);
     }
     const text = renderGraph(config, { format: "text" });
     assert.equal(text.trimEnd().split("\n").length, tasks.length + inside.length + 1, name);
   }
   const mermaid = renderGraph(configTable()["three-envs-approval-hooks"]!);
   assert.match(mermaid, /s0\["preflight"\]\n {2}s1\["build"\]/);
-  assert.match(mermaid, /s10\{"approve prod"\}/);
-  assert.match(mermaid, /s9 --> s10\n {2}s10 --> s11/);
+  assert.match(mermaid, /s12\{"approve prod"\}/);
+  assert.match(mermaid, /s11 --> s12\n {2}s12 --> s13/);
 });

@@ -46,7 +46,14 @@ export interface Topology {
 }
 
 /** Kinds of pipeline steps; one reusable Argo template per kind. */
-export type StepKind = "build" | "pipeline-update" | "plan" | "approval" | "deploy" | "test";
+export type StepKind =
+  | "build"
+  | "pipeline-update"
+  | "plan"
+  | "approval"
+  | "deploy"
+  | "test"
+  | "rollback";
 
 /** One step of the pipeline DAG. */
 export interface PipelineStep {
@@ -128,7 +135,8 @@ export function hashTopology(topology: Topology): string {
  * plan-<env> → [approve-<env>] → deploy-<env> → [test-<env>]. Each step runs after the previous
  * one. Plan and approval run inside the deploy step's template (`inside`): `deploy-<env>` is one
  * DAG task whose template plans, suspends only when the plan asks for it, then executes exactly
- * the planned change sets — so the environment chain keeps one task per deploy.
+ * the planned change sets — so the environment chain keeps one task per deploy. Likewise
+ * rollback-<env> runs inside test-<env>'s template, only when the tests failed.
  */
 export function pipelineSteps(topology: Topology): PipelineStep[] {
   const steps: PipelineStep[] = [];
@@ -148,7 +156,12 @@ export function pipelineSteps(topology: Topology): PipelineStep[] {
     add(`plan-${env.name}`, "plan", env.name, `deploy-${env.name}`);
     if (env.approval) add(`approve-${env.name}`, "approval", env.name, `deploy-${env.name}`);
     add(`deploy-${env.name}`, "deploy", env.name);
-    if (env.tests) add(`test-${env.name}`, "test", env.name);
+    if (env.tests) {
+      add(`test-${env.name}`, "test", env.name);
+      // Runs only when the tests failed; redeploys the last good version when the commit's
+      // config sets rollback.onTestFailure, and fails the run either way.
+      add(`rollback-${env.name}`, "rollback", env.name, `test-${env.name}`);
+    }
   }
   return steps;
 }

@@ -55,6 +55,7 @@ export const STAGE_DEADLINE_SECONDS: Readonly<
   "plan": 3600,
   "deploy": 10800,
   "test": 3600,
+  "rollback": 3 * 3600 + 3600,
   "report": 600,
   "preflight": 900,
   "synth": 3600,
@@ -384,6 +385,37 @@ function deployTemplates(topology: Topology): Template[] {
 }
 
 /**
+ * `test` (issue 14): a DAG run as `test-<env>` — `run` runs the tests; only when it failed,
+ * `rollback` runs `aphex rollback --after-test-failure`, which redeploys the environment's last
+ * good version (when the commit's config sets `rollback.onTestFailure`), re-runs its tests and
+ * exits 1 either way, so the run fails and stops before later environments.
+ */
+function testTemplates(topology: Topology): Template[] {
+  const env = { parameters: [{ name: "env", value: "{{inputs.parameters.env}}" }] };
+  return [
+    {
+      name: "test",
+      inputs: { parameters: [{ name: "env" }] },
+      dag: {
+        tasks: [
+          { name: "run", template: "run-tests", arguments: env },
+          { name: "rollback", template: "rollback", depends: "run.Failed", arguments: env },
+        ],
+      },
+    },
+    stageTemplate(topology, "run-tests", "test", {
+      withEnv: true,
+      deadline: STAGE_DEADLINE_SECONDS.test,
+    }),
+    stageTemplate(topology, "rollback", "rollback", {
+      withEnv: true,
+      deadline: STAGE_DEADLINE_SECONDS.rollback,
+      extraEnv: [{ name: "APHEX_AFTER_TEST_FAILURE", value: "true" }],
+    }),
+  ];
+}
+
+/**
  * Builds the deployment WorkflowTemplate: a DAG `preflight → build → pipeline-update → per
  * environment: [approve-<env>] → deploy-<env> → [test-<env>]`, one reusable template per stage kind, a
  * per-pipeline mutex, and an `onExit` handler running `aphex report`.
@@ -446,14 +478,7 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
     },
   });
   if (kinds.has("deploy")) templates.push(...deployTemplates(topology));
-  if (kinds.has("test")) {
-    templates.push(
-      stageTemplate(topology, "test", "test", {
-        withEnv: true,
-        deadline: STAGE_DEADLINE_SECONDS.test,
-      }),
-    );
-  }
+  if (kinds.has("test")) templates.push(...testTemplates(topology));
   templates.push(reportTemplate(topology, config, { pullRequest: false }));
   if (setsCommitStatuses(config)) {
     templates.push(reportTemplate(topology, config, { pullRequest: false, phase: "start" }));

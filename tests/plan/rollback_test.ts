@@ -30,7 +30,9 @@ import type { EnvironmentPlan } from "../../models/plan.ts";
 import { changeSetName, runPlan } from "../../stages/plan.ts";
 import { runDeploy } from "../../stages/deploy.ts";
 import { runTests } from "../../stages/test.ts";
+import { testGitEnv } from "../stages/_git_repo.ts";
 import {
+  configYaml,
   FakeCloudFormation,
   PIPELINE_ACCOUNT,
   PIPELINE_ARN,
@@ -39,8 +41,24 @@ import {
 } from "../deploy/_fixture.ts";
 
 const [, APP] = STACK_NAMES as [string, string, string];
-const NEWER = "b".repeat(40);
-const TESTS = ['tests: { commands: ["echo all good"] }'];
+const TESTS = ['tests: { commands: ["echo all good"] }', "rollback: { onTestFailure: true }"];
+
+/** Commits a newer version (one more stack in dev) to the fixture repository; returns its SHA. */
+async function commitNewer(f: { root: string; repoUrl: string }): Promise<string> {
+  const dir = f.repoUrl.replace(/^file:\/\//, "");
+  await Deno.writeTextFile(
+    join(dir, "aphex-config.yaml"),
+    configYaml({ devExtra: TESTS, devStacks: [...STACK_NAMES, "aphex-fixture-extra"] }),
+  );
+  const git = async (...args: string[]) => {
+    const out = await new Deno.Command("git", { args, cwd: dir, env: testGitEnv(f.root) })
+      .output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  await git("commit", "--quiet", "-am", "newer");
+  return await git("rev-parse", "HEAD");
+}
 
 function mockAws(sha: string) {
   const fake = new FakeCloudFormation();
@@ -108,6 +126,7 @@ Deno.test("rollback: last good after tests pass; failing tests → stored assemb
       assert.deepEqual(good?.stacks, STACK_NAMES);
 
       // A newer commit added a stack and its tests failed.
+      const NEWER = await commitNewer(f);
       const newerPlan: EnvironmentPlan = {
         version: 1,
         environment: "dev",
@@ -164,7 +183,7 @@ Deno.test("rollback: a first deploy has no last good → clear message, nothing 
     const aws = mockAws(f.sha);
     try {
       const outcome = await runRollback({
-        base: { ...f.inputs, commitSha: NEWER },
+        base: f.inputs,
         environment: "dev",
         approve: false,
         afterTestFailure: true,
@@ -176,6 +195,25 @@ Deno.test("rollback: a first deploy has no last good → clear message, nothing 
           "left as they are",
       );
       assert.deepEqual(await f.calls(), []);
+      assert.deepEqual(aws.cfn.calls(), []);
+    } finally {
+      aws.restore();
+    }
+  });
+});
+
+Deno.test("rollback after failed tests is off unless the commit's config sets rollback.onTestFailure", async () => {
+  await withDeployFixture({ devExtra: [TESTS[0]!] }, async (f) => {
+    const aws = mockAws(f.sha);
+    try {
+      const outcome = await runRollback({
+        base: f.inputs,
+        environment: "dev",
+        approve: true,
+        afterTestFailure: true,
+      }, { ...f.deps, store: f.store });
+      assert.equal(outcome.exitCode, 1);
+      assert.match(outcome.message, /automatic rollback is off \(rollback\.onTestFailure\)/);
       assert.deepEqual(aws.cfn.calls(), []);
     } finally {
       aws.restore();
