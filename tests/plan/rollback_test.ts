@@ -26,6 +26,12 @@ import {
   type StoredAssemblies,
 } from "../../adapters/store/assemblies.ts";
 import { runRollback } from "../../cli/rollback.ts";
+import { spec as rollbackSpec } from "../../cli/rollback_spec.ts";
+import { captureContext, parseCommandArgs } from "../../command/contract.ts";
+import { resolveStageInputs } from "../../command/stage_runtime.ts";
+import { parseConfigOrThrow } from "../../models/config_parse.ts";
+import { buildWorkflowTemplate, WORKSPACE_PATH } from "../../templates/workflow_template.ts";
+import { argoPod } from "../_argo_pod.ts";
 import type { EnvironmentPlan } from "../../models/plan.ts";
 import { changeSetName, runPlan } from "../../stages/plan.ts";
 import { runDeploy } from "../../stages/deploy.ts";
@@ -236,6 +242,38 @@ Deno.test("rollback --to a commit without a stored assembly fails naming it", as
       assert.equal(outcome.exitCode, 1);
       assert.match(outcome.message, /no stored cloud assembly of dev at [0-9a-f]{40}/);
       assert.deepEqual(aws.cfn.commandCalls(ExecuteChangeSetCommand), []);
+    } finally {
+      aws.restore();
+    }
+  });
+});
+
+Deno.test("rollback step from the generated template: test-dev's rollback pod runs `aphex rollback --after-test-failure` for dev", async () => {
+  await withDeployFixture({ devExtra: TESTS }, async (f) => {
+    const wt = buildWorkflowTemplate(parseConfigOrThrow(configYaml({ devExtra: TESTS })));
+    const pod = argoPod(wt, "rollback", {
+      parameters: { "commit-sha": f.sha, ref: "refs/heads/main" },
+      name: "shop-abc12",
+      createdAt: new Date(),
+    }, { within: "test-dev", mounts: { [WORKSPACE_PATH]: f.inputs.workspace } });
+    assert.deepEqual(pod.argv, ["aphex", "rollback"]);
+    const ctx = captureContext(pod.argv.slice(2), {
+      env: { ...pod.env, APHEX_STORE_DIR: f.inputs.storeDir },
+    });
+    const { values } = parseCommandArgs(rollbackSpec, ctx);
+    assert.equal(values["after-test-failure"], true);
+    assert.equal(values.env, "dev");
+    assert.equal(values["commit-sha"], f.sha);
+    const aws = mockAws(f.sha);
+    try {
+      const outcome = await runRollback({
+        base: { ...resolveStageInputs(values, ctx), repoUrl: f.repoUrl },
+        environment: String(values.env),
+        approve: true,
+        afterTestFailure: values["after-test-failure"] === true,
+      }, { ...f.deps, store: f.store });
+      assert.equal(outcome.exitCode, 1);
+      assert.match(outcome.message, /^no last good deployment of dev \(first deploy\?\)/);
     } finally {
       aws.restore();
     }
