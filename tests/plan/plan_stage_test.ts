@@ -200,7 +200,7 @@ Deno.test("plan: change sets prepared by the CDK CLI, described (all pages), no-
         assert.match(log, /\[plan\] aphex-fixture-monitoring \(new\) +aphex-dev-/);
         assert.match(
           log,
-          /\[plan\]   iam-broadening  aphex-fixture-app: WorkerPolicy: Allow s3:GetObject/,
+          /\[plan\] {3}iam-broadening {2}aphex-fixture-app: WorkerPolicy: Allow s3:GetObject/,
         );
 
         const outputs = join(f.root, "outputs");
