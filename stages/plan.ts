@@ -65,8 +65,10 @@ import { makeRedactor, type Redactor, secretValuesFromEnv } from "../adapters/pr
 import { freshArtifactsDir } from "../adapters/workspace/boundary.ts";
 import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
 import { spec } from "./plan_spec.ts";
+import { environmentContext, setCommitStatuses } from "../adapters/monitoring/github_status.ts";
 import {
   checkoutStage,
+  GITHUB_TOKEN_ENV,
   resolveBucket,
   resolveStageInputs,
   runStageCommand,
@@ -105,6 +107,8 @@ export interface PlanDeps extends StageDeps {
   retry?: RetryOptions;
   /** Clock (the plan's `createdAt`). */
   clock?: () => Date;
+  /** fetch of the GitHub commit status (tests). */
+  fetch?: typeof fetch;
 }
 
 /** What {@linkcode runPlan} did. */
@@ -341,6 +345,26 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<PlanO
       });
       outcome.planUri = activeStore.uriFor(key);
       for (const line of formatPlanTable(plan).split("\n")) log(`[plan] ${line}`);
+      // The environment's commit status says what is about to happen (counts and risk kinds
+      // only: statuses are as visible as the repository).
+      const github = config.pipeline.github;
+      const token = deps.env[GITHUB_TOKEN_ENV];
+      if (github && token) {
+        await setCommitStatuses([{
+          context: environmentContext(target.name),
+          state: "pending",
+          description: (outcome.approve ? "Waiting for approval: " : "Deploying: ") +
+            outcome.summary,
+          targetUrl: null,
+        }], {
+          repository: { owner: github.owner, repo: github.repo },
+          commitSha: sha,
+          token,
+          maxAttempts: 2,
+          log: (line) => log(`[plan] ${line}`),
+          ...(deps.fetch ? { fetch: deps.fetch } : {}),
+        });
+      }
       log(
         `[plan] ${outcome.summary}; review ${policy.approve}: ${
           outcome.approve ? "approval required" : "no approval needed"

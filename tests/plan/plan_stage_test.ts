@@ -252,3 +252,41 @@ Deno.test("plan without AWS credentials says what it skipped and fails (exit 1)"
     }
   });
 });
+
+Deno.test("plan: the environment's GitHub commit status says what is about to happen (counts and risk kinds only)", async () => {
+  const pipeline = [
+    "artifactBucket: shop-artifacts",
+    "github:",
+    "  owner: acme",
+    "  repo: shop",
+    "  branch: main",
+    "  webhookSecret: { name: gh, key: secret }",
+    "  apiToken: { name: gh, key: token }",
+    "webhook: { url: https://hooks.example.com }",
+  ];
+  await withDeployFixture({ pipeline, devExtra: ["approval: true"] }, async (f) => {
+    f.deps.env.FAKE_CDK_TEMPLATES = await writeTemplates(f.root);
+    f.deps.env.APHEX_GITHUB_TOKEN = "ghp_canary_token_never_logged";
+    const posted: { url: string; body: Record<string, unknown> }[] = [];
+    const fakeFetch = (input: string | URL | Request, init?: RequestInit) => {
+      posted.push({ url: String(input), body: JSON.parse(String(init?.body)) });
+      return Promise.resolve(new Response("{}", { status: 201 }));
+    };
+    const aws = mockAws(f.sha);
+    try {
+      const outcome = await runPlan(f.inputs, { ...f.deps, fetch: fakeFetch as typeof fetch });
+      assert.equal(outcome.exitCode, 0, outcome.failure ?? "");
+      assert.deepEqual(posted, [{
+        url: `https://api.github.com/repos/acme/shop/statuses/${f.sha}`,
+        body: {
+          state: "pending",
+          description: "Waiting for approval: 2 stack(s) change (+2 ~1 -0), 1 no-op; risky: 1 " +
+            "iam-broadening, 1 replacement",
+          context: "aphex/dev",
+        },
+      }]);
+    } finally {
+      aws.restore();
+    }
+  });
+});
