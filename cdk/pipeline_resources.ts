@@ -93,6 +93,21 @@ export const PIPELINE_API_GRANTS: Readonly<Record<string, ApiGrant>> = {
     scope: "stacks",
   },
   "CloudFormation.DeleteStack": { actions: ["cloudformation:DeleteStack"], scope: "stacks" },
+  // The plan step reads the deployed template and the change sets the CDK CLI prepared and
+  // deletes empty ones; the deploy step executes exactly the reviewed ones (issue 14).
+  "CloudFormation.GetTemplate": { actions: ["cloudformation:GetTemplate"], scope: "stacks" },
+  "CloudFormation.DescribeChangeSet": {
+    actions: ["cloudformation:DescribeChangeSet"],
+    scope: "stacks",
+  },
+  "CloudFormation.DeleteChangeSet": {
+    actions: ["cloudformation:DeleteChangeSet"],
+    scope: "stacks",
+  },
+  "CloudFormation.ExecuteChangeSet": {
+    actions: ["cloudformation:ExecuteChangeSet"],
+    scope: "stacks",
+  },
   "SSM.GetParameter": { actions: ["ssm:GetParameter"], scope: "bootstrapParameter" },
   "CloudWatch.PutMetricData": { actions: ["cloudwatch:PutMetricData"], scope: "metricNamespace" },
   "CloudWatchLogs.CreateLogGroup": { actions: ["logs:CreateLogGroup"], scope: "logGroup" },

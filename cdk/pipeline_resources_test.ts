@@ -132,9 +132,13 @@ Deno.test("role policy: exactly these statements, no wildcard action, resources 
       Sid: "StackReads",
       Effect: "Allow",
       Action: [
+        "cloudformation:DeleteChangeSet",
         "cloudformation:DeleteStack",
+        "cloudformation:DescribeChangeSet",
         "cloudformation:DescribeStackEvents",
         "cloudformation:DescribeStacks",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:GetTemplate",
       ],
       Resource: stacks,
     },

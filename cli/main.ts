@@ -67,6 +67,12 @@ export const COMMANDS: Record<string, Entry> = {
     summary: "Synthesize each environment's CDK apps and check the configured stacks and order",
     load: () => import("../stages/synth.ts"),
   },
+  plan: {
+    group: "stage",
+    summary: "Prepare and describe one environment's change sets without executing them",
+    load: () => import("../stages/plan.ts"),
+    help: () => import("../stages/plan_spec.ts"),
+  },
   deploy: {
     group: "stage",
     summary: "Deploy one environment's CDK stacks in order (synth just-in-time, outputs, events)",
@@ -107,6 +113,11 @@ export const COMMANDS: Record<string, Entry> = {
     group: "stage",
     summary: "Record the run, write CloudWatch logs/metrics, notify, set GitHub commit statuses",
     load: () => import("../stages/report.ts"),
+  },
+  rollback: {
+    summary: "Redeploy an environment's stored cloud assembly (default: its last good commit)",
+    load: () => import("./rollback.ts"),
+    help: () => import("./rollback_spec.ts"),
   },
   history: {
     summary: "List recent pipeline runs: commit, status, duration, failed stage",

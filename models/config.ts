@@ -78,6 +78,27 @@ export interface EnvironmentConfig {
   wave?: string;
   /** How long an approval gate waits before the run fails as "approval expired" (`24h`). */
   approvalTimeout: string;
+  /** Review gate of the deployment plan (issue 14); see {@linkcode reviewPolicy} for the default. */
+  review?: ReviewConfig;
+  /** What happens when the environment's tests fail (default: nothing, the run fails). */
+  rollback?: RollbackConfig;
+}
+
+/** Automatic rollback of an environment (`rollback:`). */
+export interface RollbackConfig {
+  /** Redeploy the last good version when the tests fail (then re-run them; the run still fails). */
+  onTestFailure: boolean;
+}
+
+/** Risk kinds of a deployment plan the review gate can act on. */
+export type ReviewRisk = "iam-broadening" | "replacement" | "deletion";
+
+/** Review gate of an environment (`review:`). */
+export interface ReviewConfig {
+  /** When the run stops for approval of the plan: never, when it is risky, or always. */
+  approve: "never" | "on-risk" | "always";
+  /** Risk kinds that count for `on-risk`. */
+  risk: ReviewRisk[];
 }
 
 /** GitHub repository that triggers the pipeline. */
@@ -205,9 +226,11 @@ export interface RawAphexConfig {
   deploy?: Partial<DeployConfig>;
   /** Environments in deploy order, optional fields possibly missing. */
   environments: Array<
-    Omit<EnvironmentConfig, "approval" | "hooks" | "approvalTimeout"> & {
+    Omit<EnvironmentConfig, "approval" | "hooks" | "approvalTimeout" | "review" | "rollback"> & {
       approval?: boolean;
       approvalTimeout?: string;
+      rollback?: { onTestFailure?: boolean };
+      review?: { approve: ReviewConfig["approve"]; risk?: ReviewRisk[] };
       hooks?: Partial<HooksConfig>;
     }
   >;
@@ -304,9 +327,26 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
       if (e.tests !== undefined) env.tests = { commands: [...e.tests.commands] };
       if (e.role !== undefined) env.role = e.role;
       if (e.wave !== undefined) env.wave = e.wave;
+      if (e.review !== undefined) {
+        env.review = reviewPolicy({ approval: env.approval, review: e.review as ReviewConfig });
+      }
+      if (e.rollback !== undefined) {
+        env.rollback = { onTestFailure: e.rollback.onTestFailure ?? false };
+      }
       return env;
     }),
   };
+}
+
+/**
+ * The review gate of an environment: its `review:` when set (a missing `risk` means all three
+ * kinds), else `on-risk` with every risk kind for an environment with `approval: true` and
+ * `never` otherwise.
+ */
+export function reviewPolicy(env: Pick<EnvironmentConfig, "approval" | "review">): ReviewConfig {
+  const all: ReviewRisk[] = ["iam-broadening", "replacement", "deletion"];
+  if (env.review) return { approve: env.review.approve, risk: [...(env.review.risk ?? all)] };
+  return env.approval ? { approve: "on-risk", risk: all } : { approve: "never", risk: all };
 }
 
 /** Finds an environment by name. */

@@ -28,6 +28,8 @@ import type {
   NotificationsConfig,
   PipelineConfig,
   PullRequestsConfig,
+  ReviewConfig,
+  RollbackConfig,
   SecretRef,
   StackConfig,
   TestConfig,
@@ -70,6 +72,13 @@ export const EnvironmentConfigCodec: Codec<EnvironmentConfig> = object<Environme
   hooks: HooksConfigCodec,
   wave: optional(string),
   approvalTimeout: string,
+  review: optional(
+    object<ReviewConfig>({
+      approve: literal("never", "on-risk", "always"),
+      risk: array(literal("iam-broadening", "replacement", "deletion")),
+    }),
+  ),
+  rollback: optional(object<RollbackConfig>({ onTestFailure: boolean })),
 });
 
 const GitHubConfigCodec: Codec<GitHubConfig> = object<GitHubConfig>({

@@ -13,11 +13,14 @@
  * Credentials and secret-looking environment values are redacted from every line logged.
  * @module
  */
-import { join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
+import type { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import {
-  CloudFormationClient,
-  type CloudFormationClientConfig,
-} from "@aws-sdk/client-cloudformation";
+  childEnvironment,
+  type CloudFormationFactory,
+  createCloudFormationClient,
+  downloadArtifacts,
+} from "../command/deploy_context.ts";
 import {
   type Command,
   type CommandContext,
@@ -28,18 +31,15 @@ import {
 import { AphexError, describeError, ExitCode } from "../models/errors.ts";
 import type { DeploymentResult } from "../models/results.ts";
 import {
-  artifactKey,
-  artifactPathOf,
   type ArtifactStore,
   logKey,
-  metadataKey,
   openArtifactStore,
   outputsKey,
-  readBuildMetadata,
+  planKey,
+  readText,
 } from "../adapters/store/artifacts.ts";
 import {
   type AssemblyStack,
-  cdkEnvironment,
   type CloudAssembly,
   createCdkRunner,
   DEFAULT_CDK_COMMAND,
@@ -57,20 +57,20 @@ import {
   type RetryOptions,
   type StackDiagnosis,
 } from "../adapters/cloudformation/stacks.ts";
-import {
-  type AwsCredentials,
-  type DeployCredentials,
-  resolveDeployCredentials,
-  type StsClientFactory,
-} from "../adapters/aws/credentials.ts";
+import { resolveDeployCredentials, type StsClientFactory } from "../adapters/aws/credentials.ts";
 import {
   makeRedactor,
   type Redactor,
   runShellCommand,
   secretValuesFromEnv,
 } from "../adapters/process/exec.ts";
-import { freshArtifactsDir, prepareDownloadTarget } from "../adapters/workspace/boundary.ts";
-import { sha256Stream } from "../adapters/store/hash.ts";
+import { freshArtifactsDir } from "../adapters/workspace/boundary.ts";
+import { writeLastGood } from "../adapters/store/assemblies.ts";
+import {
+  executeReviewedChangeSet,
+  StaleChangeSetError,
+} from "../adapters/cloudformation/change_sets.ts";
+import { type EnvironmentPlan, type StackPlan, summarizePlan } from "../models/plan.ts";
 import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
 import { DEFAULT_HOOK_TIMEOUT_MS, spec } from "./deploy_spec.ts";
 import { checkStaleDeploy, recordLiveCommit, type StaleVerdict } from "./_stale_check.ts";
@@ -107,19 +107,19 @@ export interface DeployInputs extends StageInputs {
   environment?: string;
   /** Delete a stack whose creation failed (`ROLLBACK_COMPLETE`) before deploying it again. */
   recreateFailed?: boolean;
+  /**
+   * Execute exactly the change sets of the stored plan (`<sha>/plans/<env>.json`, made by the plan
+   * step and passed by the review gate) instead of synthesizing and running `cdk deploy`.
+   */
+  fromPlan?: boolean;
 }
 
-/** Creates the CloudFormation client of the environment (injected in tests). */
-export type CloudFormationFactory = (
-  config: { region: string; credentials?: AwsCredentials },
-) => CloudFormationClient;
-
-/** The default CloudFormation client: regional, default chain unless credentials are given. */
-export const createCloudFormationClient: CloudFormationFactory = ({ region, credentials }) => {
-  const config: CloudFormationClientConfig = { region, maxAttempts: 2 };
-  if (credentials) config.credentials = credentials;
-  return new CloudFormationClient(config);
-};
+export {
+  childEnvironment,
+  type CloudFormationFactory,
+  createCloudFormationClient,
+  downloadArtifacts,
+} from "../command/deploy_context.ts";
 
 /** Injected dependencies of {@linkcode runDeploy}. */
 export interface DeployDeps extends StageDeps {
@@ -185,88 +185,71 @@ export function eventRecord(event: FailureEvent): Record<string, unknown> {
   };
 }
 
-/**
- * Downloads every artifact listed in `<sha>/metadata.json` into `destDir`, hashing while writing;
- * a file whose SHA-256 or size differs from the metadata is not kept. Returns the problems.
- *
- * @throws {AphexError} exit 1 "no complete build" when metadata.json is missing.
- */
-export async function downloadArtifacts(
-  store: ArtifactStore,
-  commitSha: string,
-  destDir: string,
-  options: { concurrency?: number } = {},
-): Promise<{ count: number; problems: string[] }> {
-  if (!(await store.exists(metadataKey(commitSha)))) {
-    throw new AphexError(
-      `no complete build for ${commitSha}: ${
-        store.uriFor(metadataKey(commitSha))
-      } not found (the build stage publishes it last; run or re-run the build first)`,
-    );
-  }
-  const doc = await readBuildMetadata(store, commitSha);
-  const root = resolve(destDir);
-  const problems: string[] = [];
-  const queue = [...doc.artifacts];
-  const worker = async () => {
-    for (let meta = queue.shift(); meta; meta = queue.shift()) {
-      let rel = meta.s3Path;
-      try {
-        rel = artifactPathOf(meta);
-        // Workspace boundary (adapters/workspace/boundary.ts): segment-checked path, no link on the way.
-        const target = await prepareDownloadTarget(root, rel);
-        const tmp = `${target}.aphex-${crypto.randomUUID()}.part`;
-        try {
-          const [forHash, forFile] = (await store.get(artifactKey(commitSha, rel))).tee();
-          const file = await Deno.open(tmp, { write: true, createNew: true });
-          const [digest] = await Promise.all([
-            sha256Stream(forHash),
-            forFile.pipeTo(file.writable),
-          ]);
-          if (digest.sha256 !== meta.checksum) {
-            throw new Error(`SHA-256 mismatch: expected ${meta.checksum}, got ${digest.sha256}`);
-          }
-          if (digest.size !== meta.sizeBytes) {
-            throw new Error(`size mismatch: expected ${meta.sizeBytes} bytes, got ${digest.size}`);
-          }
-          await Deno.rename(tmp, target);
-        } finally {
-          await Deno.remove(tmp).catch(() => {});
-        }
-      } catch (e) {
-        problems.push(`${rel}: ${describeError(e)}`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
-  return { count: doc.artifacts.length, problems: problems.sort() };
+/** One stack to deploy: synthesized (`cdk deploy`) or from the reviewed plan (its change set). */
+interface DeployStep {
+  name: string;
+  synthesized?: PlannedStack;
+  reviewed?: StackPlan;
 }
 
 /**
- * Environment of hooks and the CDK CLI: the stage's environment without the git token, the
- * credentials' variables, `CDK_DEFAULT_ACCOUNT`/`CDK_DEFAULT_REGION`/`AWS_REGION` and the
- * `APHEX_*` context of the run. With assumed credentials, `AWS_PROFILE` is dropped (it would make
- * the SDK ignore the credential variables).
+ * Reads the plan the plan step stored for this commit and environment (`<sha>/plans/<env>.json`).
+ *
+ * @throws {AphexError} exit 1 when it is missing, or made for another commit or environment.
  */
-export function childEnvironment(
-  base: Record<string, string | undefined>,
-  target: { name: string; account: string; region: string },
-  options: { credentials?: DeployCredentials; commitSha: string; workspace: string },
-): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
-  delete env[GITHUB_TOKEN_ENV];
-  if (options.credentials?.credentials) {
-    delete env.AWS_PROFILE;
-    delete env.AWS_SESSION_TOKEN;
+async function readReviewedPlan(
+  store: ArtifactStore,
+  sha: string,
+  target: { name: string; stacks: { name: string }[] },
+): Promise<EnvironmentPlan> {
+  const key = planKey(sha, target.name);
+  if (!(await store.exists(key))) {
+    throw new AphexError(
+      `no plan for ${target.name} at ${
+        store.uriFor(key)
+      }: run \`aphex plan --env ${target.name}\` first`,
+    );
   }
-  return cdkEnvironment({ ...env, ...options.credentials?.env }, {
-    account: target.account,
-    region: target.region,
-    environment: target.name,
-    commitSha: options.commitSha,
-    workspace: options.workspace,
-  });
+  const plan = JSON.parse(await readText(store, key)) as EnvironmentPlan;
+  if (
+    plan.commitSha !== sha || plan.environment !== target.name ||
+    plan.stacks.length !== target.stacks.length
+  ) {
+    throw new AphexError(
+      `the plan at ${store.uriFor(key)} is not a plan of ${target.name} at ${sha} with ` +
+        `${target.stacks.length} stack(s); run the plan again`,
+    );
+  }
+  return plan;
+}
+
+/**
+ * Executes one stack of the reviewed plan: nothing for a no-op stack, else exactly its change set
+ * by id. A change set that is no longer executable (the stack changed since the plan) is refused.
+ */
+async function executeReviewed(
+  cfn: CloudFormationClient,
+  stack: StackPlan,
+  options: RetryOptions & { log: (line: string) => void; onStale: () => void },
+): Promise<{ ok: boolean; exitCode: number; noChanges: boolean }> {
+  if (stack.status === "no-op" || !stack.changeSetId) {
+    return { ok: true, exitCode: 0, noChanges: true };
+  }
+  options.log(`[deploy] executing change set ${stack.changeSetId}`);
+  try {
+    await executeReviewedChangeSet(cfn, {
+      stackName: stack.stackName,
+      changeSetId: stack.changeSetId,
+    }, options);
+    return { ok: true, exitCode: 0, noChanges: false };
+  } catch (e) {
+    if (e instanceof StaleChangeSetError) {
+      options.onStale();
+      throw e;
+    }
+    options.log(`[deploy] ${describeError(e)}`);
+    return { ok: false, exitCode: 1, noChanges: false };
+  }
 }
 
 interface PlannedStack {
@@ -419,35 +402,51 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       // 4. preDeploy hooks
       await runHooks("preDeploy", target.hooks.preDeploy, childEnv);
 
-      // 5. just-in-time synth, stacks checked against the assembly
+      // 5. just-in-time synth, stacks checked against the assembly — or, in the pipeline, the
+      // reviewed plan: its change sets are executed by id, nothing is synthesized again.
       const runner = createCdkRunner({ redact, log });
       const cdkCommand = deps.cdkCommand ?? DEFAULT_CDK_COMMAND;
       const plan = new Map<string, PlannedStack>();
-      for (const app of await locateCdkApps(inputs.workspace, target.stacks)) {
-        const outputDir = await Deno.makeTempDir({ prefix: "aphex-cdk-out-" });
-        tempDirs.push(outputDir);
-        log(`[deploy] cdk synth in ${relative(inputs.workspace, app.appDir) || "."}`);
-        const assembly = await synthesizeApp(app.appDir, {
-          account: target.account,
-          region: target.region,
-          environment: target.name,
-          commitSha: sha,
-          env: childEnv,
-          outputDir,
-          runner,
-          cdkCommand,
-          workspace: inputs.workspace,
-        });
-        const selected = selectStacks(assembly, app.stacks, {
-          expectEnvironment: { account: target.account, region: target.region },
-          context: `environment ${target.name}`,
-        });
-        app.stacks.forEach((name, i) =>
-          plan.set(name, { assembly, stack: selected[i]!, appDir: app.appDir })
+      let ordered: DeployStep[];
+      if (inputs.fromPlan) {
+        const reviewed = await readReviewedPlan(activeStore, sha, target);
+        ordered = reviewed.stacks.map((s) => ({ name: s.stackName, reviewed: s }));
+        log(
+          `[deploy] executing the reviewed plan ${
+            activeStore.uriFor(planKey(sha, target.name))
+          }: ` +
+            summarizePlan(reviewed),
         );
+      } else {
+        for (const app of await locateCdkApps(inputs.workspace, target.stacks)) {
+          const outputDir = await Deno.makeTempDir({ prefix: "aphex-cdk-out-" });
+          tempDirs.push(outputDir);
+          log(`[deploy] cdk synth in ${relative(inputs.workspace, app.appDir) || "."}`);
+          const assembly = await synthesizeApp(app.appDir, {
+            account: target.account,
+            region: target.region,
+            environment: target.name,
+            commitSha: sha,
+            env: childEnv,
+            outputDir,
+            runner,
+            cdkCommand,
+            workspace: inputs.workspace,
+          });
+          const selected = selectStacks(assembly, app.stacks, {
+            expectEnvironment: { account: target.account, region: target.region },
+            context: `environment ${target.name}`,
+          });
+          app.stacks.forEach((name, i) =>
+            plan.set(name, { assembly, stack: selected[i]!, appDir: app.appDir })
+          );
+        }
+        ordered = target.stacks.map((s) => {
+          const synthesized = plan.get(s.name)!;
+          return { name: synthesized.stack.stackName, synthesized };
+        });
       }
-      const ordered = target.stacks.map((s) => plan.get(s.name)!);
-      outcome.notDeployed = ordered.map((p) => p.stack.stackName);
+      outcome.notDeployed = ordered.map((p) => p.name);
       if (await supersededBy("right before deploying")) throw new SupersededSignal();
 
       // 6. stacks, in configured order; the first failure stops
@@ -460,14 +459,14 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       // deploy.concurrency stacks at once, each after the stacks it depends on (models/stack_schedule.ts;
       // 1 = the configured order, one by one); the first failure starts nothing new.
       const stackCfn = cfn;
-      const stackStep = async (step: PlannedStack, i: number) => {
+      const stackStep = async (step: DeployStep, i: number) => {
         const cfn = stackCfn;
         if (deps.signal?.aborted) {
           throw new AphexError(
-            `cancelled by ${String(deps.signal.reason)} before ${step.stack.stackName}`,
+            `cancelled by ${String(deps.signal.reason)} before ${step.name}`,
           );
         }
-        const name = step.stack.stackName;
+        const name = step.name;
         const t0 = performance.now();
         const duration = () => Math.round((performance.now() - t0) / 10) / 100;
         const failed = (events: FailureEvent[]): void => {
@@ -478,11 +477,12 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
             duration: duration(),
             cloudformationEvents: events.map(eventRecord),
           });
-          outcome.notDeployed = ordered.slice(i + 1).map((p) => p.stack.stackName);
+          outcome.notDeployed = ordered.slice(i + 1).map((p) => p.name);
         };
         log(`[deploy] stack ${i + 1}/${ordered.length}: ${name}`);
         try {
-          const state = await assertStackDeployable(cfn, name, {
+          // A reviewed change set is checked against the stack when it is executed.
+          const state = step.reviewed ? "ok" : await assertStackDeployable(cfn, name, {
             ...retry,
             ...(inputs.recreateFailed ? { recreateFailed: true } : {}),
           });
@@ -495,13 +495,15 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
           throw e;
         }
         const since = new Date(clock().getTime() - EVENT_CLOCK_SKEW_MS);
-        const deployed = await deployStack(step.assembly, step.stack, {
-          appDir: step.appDir,
-          outputsFile: join(outputsDir, `${i + 1}.json`),
-          env: childEnv,
-          runner,
-          cdkCommand,
-        });
+        const deployed = step.reviewed
+          ? await executeReviewed(cfn, step.reviewed, { ...retry, log, onStale: () => failed([]) })
+          : await deployStack(step.synthesized!.assembly, step.synthesized!.stack, {
+            appDir: step.synthesized!.appDir,
+            outputsFile: join(outputsDir, `${i + 1}.json`),
+            env: childEnv,
+            runner,
+            cdkCommand,
+          });
         if (!deployed.ok) {
           let diagnosis: StackDiagnosis | undefined;
           let diagnosisError = "";
@@ -518,7 +520,9 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
           }
           const rest = outcome.notDeployed;
           throw new AphexError(
-            `cdk deploy of stack "${name}" failed (exit ${deployed.exitCode})` +
+            (step.reviewed
+              ? `executing the reviewed change set of stack "${name}" failed`
+              : `cdk deploy of stack "${name}" failed (exit ${deployed.exitCode})`) +
               (diagnosis ? `: ${diagnosis.message}` : ``) +
               (diagnosisError
                 ? `; its CloudFormation events could not be read (${diagnosisError})`
@@ -543,7 +547,7 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
           duration: duration(),
           cloudformationEvents: [],
         });
-        outcome.notDeployed = ordered.slice(i + 1).map((p) => p.stack.stackName);
+        outcome.notDeployed = ordered.slice(i + 1).map((p) => p.name);
         log(
           `[deploy] stack ${name} ${deployed.noChanges ? "had no changes" : "deployed"} in ` +
             `${duration().toFixed(2)} s; ${Object.keys(stackOutputs).length} output(s)`,
@@ -552,21 +556,36 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       try {
         await runInDependencyOrder(ordered, stackStep, {
           concurrency: config.deploy.concurrency,
-          key: (p) => p.stack.stackName,
-          dependsOn: (p) => transitiveDependencies(p.assembly, p.stack),
+          key: (p) => p.name,
+          // A reviewed plan carries no dependency graph: its stacks wait for every stack before
+          // them (the configured order, one by one), never deploy side by side blindly.
+          dependsOn: (p) =>
+            p.synthesized
+              ? transitiveDependencies(p.synthesized.assembly, p.synthesized.stack)
+              : ordered.slice(0, ordered.indexOf(p)).map((q) => q.name),
         });
       } finally {
         // In configured order; stacks never started are the ones not deployed.
-        const position = new Map(ordered.map((p, i) => [p.stack.stackName, i]));
+        const position = new Map(ordered.map((p, i) => [p.name, i]));
         outcome.results.sort((a, b) => position.get(a.stackName)! - position.get(b.stackName)!);
         const attempted = new Set(outcome.results.map((r) => r.stackName));
-        outcome.notDeployed = ordered.map((p) => p.stack.stackName).filter((n) =>
-          !attempted.has(n)
-        );
+        outcome.notDeployed = ordered.map((p) => p.name).filter((n) => !attempted.has(n));
       }
 
       // 7. postDeploy hooks
       await runHooks("postDeploy", target.hooks.postDeploy, childEnv);
+
+      // 8. a reviewed deploy of an environment without tests is good as soon as it succeeded (with
+      // tests, the test stage records it once they pass)
+      if (inputs.fromPlan && (target.tests?.commands.length ?? 0) === 0) {
+        const uri = await writeLastGood(activeStore, target.name, {
+          sha,
+          time: clock().toISOString(),
+          workflow: deps.env.APHEX_WORKFLOW_NAME ?? null,
+          stacks: ordered.map((p) => p.name),
+        });
+        log(`[deploy] ${target.name} last good: ${sha} (${uri})`);
+      }
     } catch (e) {
       if (e instanceof AphexError && e.exitCode === ExitCode.Usage) throw e;
       if (e instanceof SupersededSignal) return outcome;
@@ -729,6 +748,7 @@ export const command: Command = {
     const environment = str(values, "env");
     if (environment) inputs.environment = environment;
     if (values["recreate-failed"] === true) inputs.recreateFailed = true;
+    if (values["from-plan"] === true) inputs.fromPlan = true;
     const timeout = secondsOption(values, "hook-timeout");
     const outcome = await runStageCommand(inputs, {
       ctx,

@@ -32,6 +32,12 @@ export const spec: CommandSpec = {
       description: "Delete a stack left in ROLLBACK_COMPLETE by a failed creation, then deploy it",
       env: "APHEX_RECREATE_FAILED",
     },
+    "from-plan": {
+      type: "boolean",
+      description: "Execute exactly the change sets of the stored plan (<sha>/plans/<env>.json, " +
+        "from `aphex plan`) instead of synthesizing; refused when a stack changed since the plan",
+      env: "APHEX_FROM_PLAN",
+    },
     "hook-timeout": {
       type: "string",
       description: "Timeout of one preDeploy/postDeploy command in seconds",

@@ -349,6 +349,9 @@ function plan(config: AphexConfig, selected: EnvironmentConfig[]): PlannedStep[]
   const topology = buildTopology({ ...config, environments: selected });
   const synthesized = new Set<string>();
   for (const step of pipelineSteps(topology)) {
+    // A local run stops at the first failure: the pipeline's rollback after failed tests is
+    // `aphex rollback` here.
+    if (step.kind === "rollback") continue;
     const env = step.env === undefined ? undefined : byName.get(step.env);
     if (env && !synthesized.has(env.name)) {
       synthesized.add(env.name);
@@ -446,6 +449,7 @@ export async function runLocal(
   const steps: LocalStepSummary[] = [];
   let exitCode: number = ExitCode.Ok;
   let stopReason: string | undefined;
+  const plans = new Map<string, { approve: boolean; summary: string }>();
 
   const runStep = async (
     planned: PlannedStep,
@@ -611,11 +615,40 @@ export async function runLocal(
             };
           });
           break;
+        case "plan":
+          await runStep(step, awsSkipReason(), async () => {
+            const { runPlan } = await import("./plan.ts");
+            const outcome = await runPlan({ ...stageInputs, environment: env!.name }, {
+              env: deps.env,
+              log,
+              store,
+              cdkCommand,
+              ...(deps.stsClient ? { stsClient: deps.stsClient } : {}),
+              ...(deps.signal ? { signal: deps.signal } : {}),
+              ...(deps.git ? { git: deps.git } : {}),
+            });
+            if (outcome.exitCode !== ExitCode.Ok) {
+              return {
+                status: "failed",
+                exitCode: outcome.exitCode,
+                note: firstLine(outcome.failure ?? "plan failed"),
+              };
+            }
+            plans.set(env!.name, { approve: outcome.approve, summary: outcome.summary });
+            return { status: "ok", note: outcome.summary };
+          });
+          break;
         case "approval":
           await runStep(step, awsSkipReason(), async () => {
+            const planned = plans.get(env!.name);
+            if (planned && !planned.approve) {
+              return { status: "ok", note: `not needed: ${planned.summary}` };
+            }
             if (inputs.yes) return { status: "ok", note: "approved by --yes" };
             const asked = (deps.confirm ?? (() => Promise.resolve(undefined)))(
-              `Deploy to ${env!.name} (aws://${env!.account}/${env!.region})? [y/N] `,
+              `Deploy to ${env!.name} (aws://${env!.account}/${env!.region})${
+                planned ? `: ${planned.summary}` : ""
+              }? [y/N] `,
             );
             const answer = await untilAborted(asked, deps.signal);
             if (answer === ABORTED) {
@@ -634,7 +667,12 @@ export async function runLocal(
         case "deploy":
           await runStep(step, awsSkipReason(), async () => {
             const { runDeploy } = await import("./deploy.ts");
-            const outcome = await runDeploy({ ...stageInputs, environment: env!.name }, {
+            // Exactly the change sets the plan step prepared (and the gate showed).
+            const outcome = await runDeploy({
+              ...stageInputs,
+              environment: env!.name,
+              fromPlan: true,
+            }, {
               env: deps.env,
               log,
               store,

@@ -23,8 +23,9 @@ import {
 } from "../command/contract.ts";
 import { type Codec, fromJsonText, record, string } from "../models/_codec.ts";
 import type { EnvironmentConfig } from "../models/config.ts";
-import { AphexError, ExitCode } from "../models/errors.ts";
+import { AphexError, describeError, ExitCode } from "../models/errors.ts";
 import { type TestExecutionResult, TestExecutionResultCodec } from "../models/results.ts";
+import { writeLastGood } from "../adapters/store/assemblies.ts";
 import {
   type ArtifactStore,
   openArtifactStore,
@@ -478,6 +479,26 @@ export async function runTests(inputs: TestInputs, deps: TestDeps): Promise<Test
         exitCode: ExitCode.Failed,
         failure: `the tests passed but ${storageProblem}`,
       };
+    }
+    // Deployed and tested: this commit is the environment's last good one (issue 14).
+    if (outcome.exitCode === ExitCode.Ok) {
+      try {
+        const uri = await writeLastGood(store, envName, {
+          sha,
+          time: new Date().toISOString(),
+          workflow: deps.env.APHEX_WORKFLOW_NAME ?? null,
+          stacks: environment.stacks.map((s) => s.name),
+        });
+        log(`[test] ${envName} last good: ${sha} (${uri})`);
+      } catch (e) {
+        outcome = {
+          ...outcome,
+          exitCode: ExitCode.Failed,
+          failure: `the tests passed but the last-good pointer could not be written: ${
+            redact(describeError(e))
+          }`,
+        };
+      }
     }
     // The summary table ends the log.
     for (const line of renderSummaryTable(doc)) log(`[test] ${line}`);

@@ -32,8 +32,9 @@ function runOrder(wt: WorkflowTemplate): DagTask[] {
     assert.equal(order.length, tasks.length, `${template.name} is one chain`);
     return order.flatMap((t) => {
       const target = byName.get(t.template)!;
-      // The approval gate is one environment step (its own DAG: wait → expiry check).
-      return target.dag && t.template !== "approval" ? walk(target) : [t];
+      // deploy-<env>'s and test-<env>'s own DAGs (plan → approve → execute, run → rollback) are
+      // one step of the chain each.
+      return target.dag && t.template !== "deploy" && t.template !== "test" ? walk(target) : [t];
     });
   };
   return walk(byName.get("environments")!);
@@ -57,7 +58,7 @@ Deno.test("the split environment chain keeps the configured order and every appr
   for (const name of ["thousand-envs-approvals-tests", "three-envs-approval-hooks", "fifty-envs"]) {
     const config = TABLE[name]!;
     const wt = buildWorkflowTemplate(config);
-    const expected = pipelineSteps(buildTopology(config)).slice(2);
+    const expected = pipelineSteps(buildTopology(config)).slice(2).filter((s) => !s.inside);
     const actual = runOrder(wt);
     assert.deepEqual(
       actual.map((t) => [t.name, t.template, t.arguments?.parameters[0]?.value]),
@@ -68,13 +69,14 @@ Deno.test("the split environment chain keeps the configured order and every appr
   // Small pipelines keep one flat DAG (unchanged manifests).
   const small = buildWorkflowTemplate(TABLE["fifty-envs"]!);
   assert.equal(small.spec.templates.filter((t) => t.name.startsWith("environments")).length, 1);
-  // Parts hold whole environments: approve/deploy/test of one environment never span two parts.
+  // Parts hold whole environments: deploy/test of one environment never span two parts (plan and
+  // approval run inside deploy-<env>).
   const big = buildWorkflowTemplate(TABLE["thousand-envs-approvals-tests"]!);
   for (const t of big.spec.templates.filter((t) => /^environments-\d+$/.test(t.name))) {
-    const envs = t.dag!.tasks.map((task) => task.name.replace(/^(approve|deploy|test)-/, ""));
+    const envs = t.dag!.tasks.map((task) => task.name.replace(/^(deploy|test)-/, ""));
     const counts = new Map<string, number>();
     for (const e of envs) counts.set(e, (counts.get(e) ?? 0) + 1);
-    for (const [env, n] of counts) assert.equal(n, 3, `${t.name}: ${env} has ${n} of 3 steps`);
+    for (const [env, n] of counts) assert.equal(n, 2, `${t.name}: ${env} has ${n} of 2 steps`);
   }
 });
 

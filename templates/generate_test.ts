@@ -87,9 +87,21 @@ Deno.test("the DAG is preflight → build → pipeline-update → per env [appro
     ["test-dev", "test", "deploy-dev"],
     ["deploy-staging", "deploy", "test-dev"],
     ["test-staging", "test", "deploy-staging"],
-    ["approve-prod", "approval", "test-staging"],
-    ["deploy-prod", "deploy", "approve-prod"],
+    ["deploy-prod", "deploy", "test-staging"],
     ["test-prod", "test", "deploy-prod"],
+  ]);
+  // deploy-<env>: plan → approve (only when the plan's review gate says so) → execute.
+  const deploy = dagOf("deploy");
+  assert.deepEqual(deploy.tasks.map(row), [
+    ["plan", "plan", null],
+    ["approve", "approval", "plan"],
+    ["execute", "execute", "approve"],
+  ]);
+  assert.equal(deploy.tasks[1]!.when, "{{tasks.plan.outputs.parameters.approve}} == true");
+  // test-<env>: run → rollback, only when the tests failed.
+  assert.deepEqual(dagOf("test").tasks.map(row), [
+    ["run", "run-tests", null],
+    ["rollback", "rollback", "run.Failed"],
   ]);
   assert.deepEqual(
     wt.spec.templates.map((t) => t.name),
@@ -99,11 +111,15 @@ Deno.test("the DAG is preflight → build → pipeline-update → per env [appro
       "preflight",
       "build",
       "pipeline-update",
+      "deploy",
+      "plan",
       "approval",
       "approval-wait",
       "approval-check",
-      "deploy",
+      "execute",
       "test",
+      "run-tests",
+      "rollback",
       "report",
     ],
   );
@@ -119,7 +135,7 @@ Deno.test("the DAG is preflight → build → pipeline-update → per env [appro
   assert.equal(env.APHEX_TOPOLOGY_HASH, wt.metadata.annotations![TOPOLOGY_HASH_ANNOTATION]);
   const noTests = buildWorkflowTemplate(TABLE["no-tests"]!);
   const names = noTests.spec.templates.map((t) => t.name);
-  assert.ok(!names.includes("test") && !names.includes("approval"), names.join(","));
+  assert.ok(!names.includes("test"), names.join(","));
   assert.ok(pipelineSteps(buildTopology(TABLE["no-tests"]!)).every((s) => s.kind !== "test"));
 });
 

@@ -93,7 +93,9 @@ function text(name: string, steps: GraphStep[]): string {
       lines.push(`     wave ${s.wave}: ${envs.join(", ")}`);
     }
     const what = s.kind === "approval"
-      ? `manual approval before deploying ${s.env}`
+      ? `approval of the plan before deploying ${s.env} (when its review gate asks)`
+      : s.kind === "rollback"
+      ? `if the tests fail: rollback of ${s.env} (when rollback.onTestFailure is set)`
       : s.env
       ? `${s.kind} ${s.env}`
       : s.kind;

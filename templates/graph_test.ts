@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { configTable } from "../tests/generate_table.ts";
 import { renderGraph } from "./graph.ts";
 import { buildWorkflowTemplate } from "./workflow_template.ts";
+import { buildTopology, pipelineSteps } from "./topology.ts";
 import type { AphexConfig } from "../models/config.ts";
 import type { DagTask } from "./types.ts";
 
@@ -16,8 +17,8 @@ function flatTasks(config: AphexConfig): DagTask[] {
   const splice = (tasks: DagTask[]): DagTask[] =>
     tasks.flatMap((task) => {
       if (task.name === "report-start") return [];
-      // The approval gate is one step (its own DAG: wait → expiry check).
-      const inner = task.template === "approval"
+      // The chain's DAGs are spliced; deploy-<env>'s own DAG (plan → approve → execute) is a step.
+      const inner = task.template === "deploy" || task.template === "test"
         ? undefined
         : byName.get(task.template)!.dag?.tasks;
       if (inner) return splice(inner);
@@ -33,20 +34,27 @@ Deno.test("graph formats show the same steps and edges as the WorkflowTemplate D
     // Waves are not one chain: templates/waves_test.ts covers their graph.
     if (config.environments.some((e) => e.wave !== undefined)) continue;
     const tasks = flatTasks(config);
+    // Plan and approval are drawn as steps of their own; they run inside deploy-<env>'s template.
+    const inside = pipelineSteps(buildTopology(config)).filter((s) => s.inside !== undefined);
     const mermaid = renderGraph(config, { format: "mermaid" });
     assert.ok(mermaid.startsWith("flowchart LR\n"), name);
-    assert.equal(mermaid.match(/-->/g)?.length ?? 0, tasks.length - 1, name);
+    assert.equal(mermaid.match(/-->/g)?.length ?? 0, tasks.length + inside.length - 1, name);
     const dot = renderGraph(config, { format: "dot" });
-    for (const t of tasks) {
-      if (t.depends) {
-        assert.ok(dot.includes(`"${t.depends}" -> "${t.name}";`), `${name}: ${t.name}`);
-      }
+    // The template's chain is the graph's steps without the inner ones, in the same order.
+    const steps = pipelineSteps(buildTopology(config));
+    assert.deepEqual(
+      tasks.map((t) => t.name),
+      ["preflight", ...steps.filter((s) => s.inside === undefined).map((s) => s.name)],
+      name,
+    );
+    for (const s of steps) {
+      if (s.after) assert.ok(dot.includes(`"${s.after}" -> "${s.name}";`), `${name}: ${s.name}`);
     }
     const text = renderGraph(config, { format: "text" });
-    assert.equal(text.trimEnd().split("\n").length, tasks.length + 1, name);
+    assert.equal(text.trimEnd().split("\n").length, tasks.length + inside.length + 1, name);
   }
   const mermaid = renderGraph(configTable()["three-envs-approval-hooks"]!);
   assert.match(mermaid, /s0\["preflight"\]\n {2}s1\["build"\]/);
-  assert.match(mermaid, /s7\{"approve prod"\}/);
-  assert.match(mermaid, /s6 --> s7\n {2}s7 --> s8/);
+  assert.match(mermaid, /s12\{"approve prod"\}/);
+  assert.match(mermaid, /s11 --> s12\n {2}s12 --> s13/);
 });

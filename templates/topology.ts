@@ -8,7 +8,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { AphexConfig, SecretRef } from "../models/config.ts";
+import { type AphexConfig, reviewPolicy, type SecretRef } from "../models/config.ts";
 import { environmentWaves, usesWaves } from "../models/waves.ts";
 import { DEFAULT_APPROVAL_TIMEOUT } from "../models/approval.ts";
 
@@ -16,7 +16,10 @@ import { DEFAULT_APPROVAL_TIMEOUT } from "../models/approval.ts";
 export interface TopologyEnvironment {
   /** Environment name. */
   name: string;
-  /** Whether a manual approval gate precedes the deployment. */
+  /**
+   * Whether the deployment can stop for approval: the environment's review gate is not `never`
+   * (whether a run actually stops is the plan's verdict, see `models/plan.ts`).
+   */
   approval: boolean;
   /** Whether a test step follows the deployment. */
   tests: boolean;
@@ -49,7 +52,14 @@ export interface Topology {
 }
 
 /** Kinds of pipeline steps; one reusable Argo template per kind. */
-export type StepKind = "build" | "pipeline-update" | "approval" | "deploy" | "test";
+export type StepKind =
+  | "build"
+  | "pipeline-update"
+  | "plan"
+  | "approval"
+  | "deploy"
+  | "test"
+  | "rollback";
 
 /** One step of the pipeline DAG. */
 export interface PipelineStep {
@@ -68,8 +78,13 @@ export interface PipelineStep {
   afterAll?: string[];
   /** With waves: the wave of an environment's step. */
   wave?: string;
-  /** Approval steps: the gate's timeout when it is not the default. */
+  /** Deploy steps: the approval gate's timeout when it is not the default. */
   timeout?: string;
+  /**
+   * The step whose template runs this one (plan and approval run inside `deploy-<env>`'s
+   * template, rollback inside `test-<env>`'s, so they add no task to the environment chain).
+   */
+  inside?: string;
 }
 
 /** Extracts the topology from a configuration. */
@@ -86,15 +101,18 @@ export function buildTopology(config: AphexConfig): Topology {
       ? { name: p.github.apiToken.name, key: p.github.apiToken.key }
       : null,
     pullRequests: p.pullRequests.enabled,
-    environments: config.environments.map((e) => ({
-      name: e.name,
-      approval: e.approval,
-      tests: e.tests !== undefined && e.tests.commands.length > 0,
-      ...(e.wave !== undefined ? { wave: e.wave } : {}),
-      ...(e.approval && e.approvalTimeout !== DEFAULT_APPROVAL_TIMEOUT
-        ? { approvalTimeout: e.approvalTimeout }
-        : {}),
-    })),
+    environments: config.environments.map((e) => {
+      const approval = reviewPolicy(e).approve !== "never";
+      return {
+        name: e.name,
+        approval,
+        tests: e.tests !== undefined && e.tests.commands.length > 0,
+        ...(e.wave !== undefined ? { wave: e.wave } : {}),
+        ...(approval && e.approvalTimeout !== DEFAULT_APPROVAL_TIMEOUT
+          ? { approvalTimeout: e.approvalTimeout }
+          : {}),
+      };
+    }),
   };
 }
 
@@ -136,26 +154,48 @@ export function hashTopology(topology: Topology): string {
 
 /**
  * The pipeline's steps in execution order: build → pipeline-update → for each environment:
- * [approve-<env>] → deploy-<env> → [test-<env>]. Each step runs after the previous one.
+ * plan-<env> → [approve-<env>] → deploy-<env> → [test-<env> → rollback-<env>]. Each step runs
+ * after the previous one (with waves, see {@linkcode topologyWaves}, environments of one wave side
+ * by side). Plan and approval run inside the deploy step's template (`inside`): `deploy-<env>` is
+ * one DAG task whose template plans, suspends only when the plan asks for it (and fails the run
+ * when the gate expires), then executes exactly the planned change sets — so the environment chain
+ * keeps one task per deploy. Likewise rollback-<env> runs inside test-<env>'s template, only when
+ * the tests failed.
  */
 export function pipelineSteps(topology: Topology): PipelineStep[] {
   const steps: PipelineStep[] = [];
-  const add = (name: string, kind: StepKind, env?: string, timeout?: string) => {
+  const add = (
+    name: string,
+    kind: StepKind,
+    env?: string,
+    options: { inside?: string; timeout?: string } = {},
+  ) => {
     const previous = steps.at(-1)?.name;
     steps.push({
       name,
       kind,
       ...(env === undefined ? {} : { env }),
-      ...(timeout === undefined ? {} : { timeout }),
+      ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
       ...(previous === undefined ? {} : { after: previous }),
+      ...(options.inside === undefined ? {} : { inside: options.inside }),
     });
   };
   add("build", "build");
   add("pipeline-update", "pipeline-update");
   for (const env of topology.environments) {
-    if (env.approval) add(`approve-${env.name}`, "approval", env.name, env.approvalTimeout);
-    add(`deploy-${env.name}`, "deploy", env.name);
-    if (env.tests) add(`test-${env.name}`, "test", env.name);
+    const deploy = `deploy-${env.name}`;
+    add(`plan-${env.name}`, "plan", env.name, { inside: deploy });
+    if (env.approval) add(`approve-${env.name}`, "approval", env.name, { inside: deploy });
+    // The gate's timeout travels with the deploy task (the gate runs inside its template).
+    add(deploy, "deploy", env.name, {
+      ...(env.approvalTimeout === undefined ? {} : { timeout: env.approvalTimeout }),
+    });
+    if (env.tests) {
+      add(`test-${env.name}`, "test", env.name);
+      // Runs only when the tests failed; redeploys the last good version when the commit's
+      // config sets rollback.onTestFailure, and fails the run either way.
+      add(`rollback-${env.name}`, "rollback", env.name, { inside: `test-${env.name}` });
+    }
   }
   return usesWaves(topology.environments) ? inWaves(topology, steps) : steps;
 }

@@ -13,8 +13,11 @@ import {
   MAX_DAG_TASKS,
 } from "./workflow_template.ts";
 
-/** The approval gate (its own DAG) counts as one step here. */
-const GATE = { opaque: ["approval"] };
+/**
+ * deploy-<env> (plan → [approval gate] → execute) and test-<env> (run → [rollback]) are DAGs of
+ * their own; each counts as one step here.
+ */
+const GATE = { opaque: ["deploy", "test"] };
 
 /** dev, then the wave `regions` (r1, r2, r3), then the wave `prod` (prod-eu, prod-us). */
 function wavesConfig() {
@@ -33,17 +36,17 @@ Deno.test("waves: a wave's environments run in parallel, waves in order (as Argo
   const { succeeded, ran } = runDag(wt, ENVIRONMENTS_TEMPLATE, () => true, GATE);
   assert.ok(succeeded);
   const round = (task: string) => ran.find((r) => r.task === task)!.round;
-  // Every environment's own order is kept (approve → deploy → test).
+  // Every environment's own order is kept (deploy, with its gate inside, → test).
   assert.ok(round("deploy-dev") < round("test-dev"));
-  assert.ok(round("approve-r3") < round("deploy-r3") && round("deploy-r3") < round("test-r3"));
+  assert.ok(round("deploy-r3") < round("test-r3"));
   // The wave's environments start together, after dev ended.
   assert.equal(round("deploy-r1"), round("deploy-r2"));
-  assert.equal(round("deploy-r1"), round("approve-r3"));
+  assert.equal(round("deploy-r1"), round("deploy-r3"));
   assert.ok(round("deploy-r1") > round("test-dev"));
   // The next wave starts after the whole previous wave (r3 is the longest) ended.
   assert.equal(round("deploy-prod-eu"), round("deploy-prod-us"));
   assert.ok(round("deploy-prod-eu") > round("test-r3"));
-  assert.equal(ran.length, 13);
+  assert.equal(ran.length, 12);
 });
 
 Deno.test("waves: one failing environment → the others of its wave finish, later waves never start", () => {
@@ -52,7 +55,7 @@ Deno.test("waves: one failing environment → the others of its wave finish, lat
   assert.equal(succeeded, false);
   const names = ran.map((r) => r.task);
   // r2 and r3 (still running when r1 failed) run to their end, tests included.
-  for (const t of ["deploy-r2", "test-r2", "approve-r3", "deploy-r3", "test-r3"]) {
+  for (const t of ["deploy-r2", "test-r2", "deploy-r3", "test-r3"]) {
     assert.ok(names.includes(t), `${t} ran: ${names.join(" ")}`);
   }
   assert.ok(!names.includes("test-r1"));
@@ -83,7 +86,7 @@ Deno.test("waves: 1,000 environments in waves of 50 stay within Argo's caps and 
   const wt = files.find((f) => f.file === "workflow-template.yaml")!;
   const templates = (wt.documents[0] as WorkflowTemplate).spec.templates;
   const largest = Math.max(...templates.map((t) => t.dag?.tasks.length ?? 0));
-  assert.equal(largest, 150);
+  assert.equal(largest, 100); // 50 environments × (deploy, test)
   assert.ok(templates.length <= MAX_DAG_TASKS);
   const one = generateManifests(parseRaw(rawConfig([rawEnvironment("env1", {
     stacks: 10,
@@ -97,6 +100,7 @@ Deno.test("waves: 1,000 environments in waves of 50 stay within Argo's caps and 
     wt.documents[0] as WorkflowTemplate,
     ENVIRONMENTS_TEMPLATE,
     () => true,
+    GATE,
   );
   assert.ok(succeeded);
   const deploys = ran.filter((r) => r.template === "deploy");
@@ -118,9 +122,9 @@ Deno.test("waves: a wave over 200 tasks is split into parallel parts", () => {
   ]);
   const { ran } = runDag(wt, ENVIRONMENTS_TEMPLATE, () => true, GATE);
   const rounds = new Set(
-    ran.filter((r) => r.task.startsWith("approve-region")).map((r) => r.round),
+    ran.filter((r) => r.task.startsWith("deploy-region")).map((r) => r.round),
   );
-  assert.equal(rounds.size, 1, "all 80 regions start together");
+  assert.equal(rounds.size, 1, "all 120 regions start together");
 });
 
 Deno.test("waves: a split wave is a configuration error", () => {
@@ -146,7 +150,7 @@ Deno.test("aphex graph shows waves", () => {
   assert.match(mermaid, /subgraph w1\["wave regions"\]/);
   assert.match(mermaid, /w1 --> w2/);
   const dot = renderGraph(config, { format: "dot" });
-  assert.match(dot, /"test-dev" -> "deploy-r1";/);
-  assert.match(dot, /"test-r3" -> "deploy-prod-eu";/);
+  assert.match(dot, /"rollback-dev" -> "plan-r1";/);
+  assert.match(dot, /"rollback-r3" -> "plan-prod-eu";/);
   assert.match(dot, /label="wave prod"/);
 });

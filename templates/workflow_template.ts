@@ -55,8 +55,10 @@ export const STAGE_DEADLINE_SECONDS: Readonly<
 > = {
   "build": 3600,
   "pipeline-update": 3600,
+  "plan": 3600,
   "deploy": 10800,
   "test": 3600,
+  "rollback": 3 * 3600 + 3600,
   "report": 600,
   "preflight": 900,
   "synth": 3600,
@@ -213,10 +215,10 @@ function dagTask(step: PipelineStep): DagTask {
   if (step.env !== undefined && step.kind !== "approval") {
     task.arguments = { parameters: [{ name: "env", value: step.env }] };
   }
-  // Approval gates carry no `env` argument (bytes per environment): `approval-check` reads the
-  // environment from its node name (`….approve-<env>.check`); a timeout only when not the default.
-  if (step.kind === "approval" && step.timeout !== undefined) {
-    task.arguments = { parameters: [{ name: "timeout", value: step.timeout }] };
+  // The approval gate runs inside deploy-<env>'s template: its timeout is an argument of the
+  // deploy task, only when it is not the default (bytes per environment).
+  if (step.kind === "deploy" && step.timeout !== undefined) {
+    task.arguments!.parameters.push({ name: "timeout", value: step.timeout });
   }
   return task;
 }
@@ -326,37 +328,37 @@ function chainedDags(name: string, units: DagTask[][]): Template[] {
 }
 
 /**
- * The approval gate of an environment (`approve-<env>` runs `approval`, a DAG): `wait`, a suspend
- * node whose inputs show what is to be approved (commit, ref, environment) and whose duration is
- * the timeout, then `check` (`aphex approval-check`) with the gate's start and end times. Argo
- * *continues* a suspend node when its duration elapses (Succeeded, exactly as a manual resume:
- * workflow/controller/operator.go, util.ResumeWorkflow), so only the times tell an expired gate
- * from an approved one; `check` fails the run as "approval expired" in that case, which releases
- * the mutex. (`activeDeadlineSeconds`/`timeout` do not help: the CRD allows them only on leaf
- * templates, and the controller applies a template `timeout` only to pending nodes and pods.)
+ * The approval gate (`approve`, inside `deploy-<env>`'s template, run only when the plan says the
+ * environment's review gate stops the run): `approval` is a DAG of `wait`, a suspend node whose
+ * inputs say what is to be approved (commit, ref, environment, the plan's summary and risks) and
+ * whose duration is the timeout, then `check` (`aphex approval-check`) with the gate's start and
+ * end times. Argo *continues* a suspend node when its duration elapses (Succeeded, exactly as a
+ * manual resume: workflow/controller/operator.go, util.ResumeWorkflow), so only the times tell an
+ * expired gate from an approved one; `check` fails the run as "approval expired" in that case,
+ * which releases the mutex. (`activeDeadlineSeconds`/`timeout` do not help: the CRD allows them
+ * only on leaf templates, and the controller applies a template `timeout` only to pending nodes.)
  */
 function approvalTemplates(topology: Topology): Template[] {
   const input = (name: string) => `{{inputs.parameters.${name}}}`;
   const check = stageTemplate(topology, "approval-check", "approval-check", {
+    withEnv: true,
     withToken: false,
     deadline: STAGE_DEADLINE_SECONDS.report,
     extraEnv: [
-      // Downward API: the pod's Argo node name `<workflow>.….approve-<env>.check` names the
-      // environment (Argo sets this annotation on every pod it creates).
-      {
-        name: "APHEX_ARGO_NODE_NAME",
-        valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${NODE_NAME_ANNOTATION}']` } },
-      },
       { name: "APHEX_APPROVAL_TIMEOUT", value: input("timeout") },
       { name: "APHEX_APPROVAL_STARTED", value: input("started") },
       { name: "APHEX_APPROVAL_FINISHED", value: input("finished") },
     ],
   });
-  check.inputs = { parameters: [{ name: "timeout" }, { name: "started" }, { name: "finished" }] };
+  check.inputs = {
+    parameters: [{ name: "env" }, { name: "timeout" }, { name: "started" }, { name: "finished" }],
+  };
   return [
     {
       name: "approval",
-      inputs: { parameters: [{ name: "timeout", default: DEFAULT_APPROVAL_TIMEOUT }] },
+      inputs: {
+        parameters: [{ name: "env" }, { name: "timeout" }, { name: "summary" }, { name: "risks" }],
+      },
       dag: {
         tasks: [
           {
@@ -368,10 +370,9 @@ function approvalTemplates(topology: Topology): Template[] {
                   name: "message",
                   value:
                     `Approve deploying commit {{workflow.parameters.${COMMIT_SHA_PARAMETER}}} ` +
-                    `({{workflow.parameters.${REF_PARAMETER}}}) to the environment this gate ` +
-                    "belongs to (approve-<environment>): the stacks listed for it in " +
-                    "aphex-config.yaml at that commit. Expires after " + input("timeout") +
-                    ': the run then fails as "approval expired".',
+                    `({{workflow.parameters.${REF_PARAMETER}}}) to ${input("env")}: ` +
+                    `${input("summary")}. Risky: ${input("risks")}. Expires after ` +
+                    input("timeout") + ': the run then fails as "approval expired".',
                 },
                 { name: "timeout", value: input("timeout") },
               ],
@@ -383,6 +384,7 @@ function approvalTemplates(topology: Topology): Template[] {
             depends: "wait",
             arguments: {
               parameters: [
+                { name: "env", value: input("env") },
                 { name: "timeout", value: input("timeout") },
                 { name: "started", value: "{{tasks.wait.startedAt}}" },
                 { name: "finished", value: "{{tasks.wait.finishedAt}}" },
@@ -398,6 +400,102 @@ function approvalTemplates(topology: Topology): Template[] {
       suspend: { duration: input("timeout") },
     },
     check,
+  ];
+}
+
+/** Output parameter of `plan`: "true" when the environment's review gate stops the run. */
+export const APPROVE_PARAMETER = "approve";
+
+/**
+ * `deploy`: a DAG run as `deploy-<env>` — `plan` prepares and describes the change sets,
+ * `approve` runs the expiring gate ({@linkcode approvalTemplates}) only when the plan's `approve`
+ * output is true (the environment's review gate; `argo resume` approves, `argo stop` rejects),
+ * `execute` runs exactly the planned change sets by id (`APHEX_FROM_PLAN`). A skipped `approve`
+ * still lets `execute` run (`depends` means Succeeded or Skipped).
+ */
+function deployTemplates(topology: Topology): Template[] {
+  const plan = "{{tasks.plan.outputs.parameters";
+  const env = { parameters: [{ name: "env", value: "{{inputs.parameters.env}}" }] };
+  return [
+    {
+      name: "deploy",
+      inputs: {
+        parameters: [{ name: "env" }, { name: "timeout", default: DEFAULT_APPROVAL_TIMEOUT }],
+      },
+      dag: {
+        tasks: [
+          { name: "plan", template: "plan", arguments: env },
+          {
+            name: "approve",
+            template: "approval",
+            depends: "plan",
+            when: `${plan}.${APPROVE_PARAMETER}}} == true`,
+            arguments: {
+              parameters: [
+                ...env.parameters,
+                { name: "timeout", value: "{{inputs.parameters.timeout}}" },
+                { name: "summary", value: `${plan}.summary}}` },
+                { name: "risks", value: `${plan}.risks}}` },
+              ],
+            },
+          },
+          { name: "execute", template: "execute", depends: "approve", arguments: env },
+        ],
+      },
+    },
+    {
+      ...stageTemplate(topology, "plan", "plan", {
+        withEnv: true,
+        deadline: STAGE_DEADLINE_SECONDS.plan,
+      }),
+      outputs: {
+        parameters: [APPROVE_PARAMETER, "summary", "risks"].map((name) => ({
+          name,
+          // A plan that wrote nothing must not slip past the gate.
+          valueFrom: {
+            path: `${STAGE_OUTPUTS_DIR}/${name}`,
+            default: name === APPROVE_PARAMETER ? "true" : "",
+          },
+        })),
+      },
+    },
+    ...approvalTemplates(topology),
+    stageTemplate(topology, "execute", "deploy", {
+      withEnv: true,
+      deadline: STAGE_DEADLINE_SECONDS.deploy,
+      extraEnv: [{ name: "APHEX_FROM_PLAN", value: "true" }],
+    }),
+  ];
+}
+
+/**
+ * `test`: a DAG run as `test-<env>` — `run` runs the tests; only when it failed, `rollback` runs
+ * `aphex rollback --after-test-failure`, which redeploys the environment's last good version (when
+ * the commit's config sets `rollback.onTestFailure`), re-runs its tests and exits 1 either way, so
+ * the run fails and stops before later environments.
+ */
+function testTemplates(topology: Topology): Template[] {
+  const env = { parameters: [{ name: "env", value: "{{inputs.parameters.env}}" }] };
+  return [
+    {
+      name: "test",
+      inputs: { parameters: [{ name: "env" }] },
+      dag: {
+        tasks: [
+          { name: "run", template: "run-tests", arguments: env },
+          { name: "rollback", template: "rollback", depends: "run.Failed", arguments: env },
+        ],
+      },
+    },
+    stageTemplate(topology, "run-tests", "test", {
+      withEnv: true,
+      deadline: STAGE_DEADLINE_SECONDS.test,
+    }),
+    stageTemplate(topology, "rollback", "rollback", {
+      withEnv: true,
+      deadline: STAGE_DEADLINE_SECONDS.rollback,
+      extraEnv: [{ name: "APHEX_AFTER_TEST_FAILURE", value: "true" }],
+    }),
   ];
 }
 
@@ -513,7 +611,9 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
   if (setsCommitStatuses(config)) tasks.unshift({ name: "report-start", template: "report-start" });
   const templates: Template[] = [
     { name: "pipeline", dag: { tasks } },
-    ...environmentDags(topology, steps.slice(2)),
+    // Plan, approval and rollback run inside deploy-<env>'s and test-<env>'s templates: the
+    // environment chain holds one task per deploy and per test.
+    ...environmentDags(topology, steps.slice(2).filter((s) => s.inside === undefined)),
   ];
   templates.push(
     stageTemplate(topology, "preflight", "preflight", {
@@ -536,23 +636,8 @@ export function buildWorkflowTemplate(config: AphexConfig): WorkflowTemplate {
       }],
     },
   });
-  if (kinds.has("approval")) templates.push(...approvalTemplates(topology));
-  if (kinds.has("deploy")) {
-    templates.push(
-      stageTemplate(topology, "deploy", "deploy", {
-        withEnv: true,
-        deadline: STAGE_DEADLINE_SECONDS.deploy,
-      }),
-    );
-  }
-  if (kinds.has("test")) {
-    templates.push(
-      stageTemplate(topology, "test", "test", {
-        withEnv: true,
-        deadline: STAGE_DEADLINE_SECONDS.test,
-      }),
-    );
-  }
+  if (kinds.has("deploy")) templates.push(...deployTemplates(topology));
+  if (kinds.has("test")) templates.push(...testTemplates(topology));
   templates.push(reportTemplate(topology, config, { pullRequest: false }));
   if (setsCommitStatuses(config)) {
     templates.push(reportTemplate(topology, config, { pullRequest: false, phase: "start" }));

@@ -12,9 +12,11 @@
  * - every replacement is Go-quoted with the outer quotes stripped and placed into the template's
  *   JSON text, which is then decoded again (util/template/simple_template.go);
  * - `inputs.parameters.*` come from the DAG task's arguments (else the input's `default`); the
- *   arguments are resolved in the DAG's scope: the inputs of the task calling that DAG
- *   (`options.parent`) and `tasks.<name>.startedAt`/`finishedAt` of finished tasks
- *   (`options.taskTimes`, RFC 3339 whole seconds like metav1.Time);
+ *   arguments are resolved in the DAG's scope, level by level as the controller does: the inputs
+ *   of the tasks calling the enclosing DAGs (`options.parent`, outermost first, e.g.
+ *   `["deploy-dev", "approve"]` for `check`; `options.within` is the one-level form) and
+ *   `tasks.<name>.startedAt`/`finishedAt` of finished tasks (`options.taskTimes`, RFC 3339 whole
+ *   seconds like metav1.Time);
  * - downward-API `fieldRef` env values (`metadata.annotations['…']`) come from
  *   `options.annotations` (Argo's pod annotations, e.g. `workflows.argoproj.io/node-name`);
  * - `secretKeyRef` env values come from the given Secrets; a missing optional one leaves the
@@ -189,8 +191,11 @@ export function argoPod(
   run: ArgoRun,
   options: {
     mounts?: Mounts;
-    parent?: string;
+    parent?: string | string[];
+    within?: string;
     taskTimes?: Record<string, { startedAt: Date; finishedAt: Date }>;
+    /** Output parameters of finished tasks: task → name → value (`tasks.<t>.outputs.parameters.<n>`). */
+    taskOutputs?: Record<string, Record<string, string>>;
     annotations?: Record<string, string>;
   } = {},
 ): ArgoPod {
@@ -212,26 +217,39 @@ export function argoPod(
     globals.set("workflow.status", run.exit.status);
     globals.set("workflow.failures", argoFailuresValue(run.exit.failures));
   }
-  // The DAG's scope for the task's arguments: the calling task's inputs, finished tasks' times.
-  const dagScope = new Map(globals);
-  if (options.parent) {
-    const caller = findTask(wt, options.parent);
-    for (const [name, value] of inputsOf(caller.task!, caller.template)) {
-      dagScope.set(`inputs.parameters.${name}`, value);
+  // The DAG's scope for the task's arguments, built level by level from the outermost caller:
+  // each caller's inputs resolved in the scope of the DAG that calls it.
+  const resolveIn = (scope: Map<string, string>, value: string) =>
+    value.replace(/\{\{([^{}]*)\}\}/g, (_all, tag: string) => {
+      const v = scope.get(tag.trim());
+      if (v === undefined) throw new Error(`${step}: failed to resolve {{${tag}}}`);
+      return v;
+    });
+  // Finished tasks' times and outputs, visible at every level (task names do not repeat across
+  // the levels Aphex generates).
+  const finished = new Map<string, string>();
+  for (const [name, times] of Object.entries(options.taskTimes ?? {})) {
+    finished.set(`tasks.${name}.startedAt`, rfc3339(times.startedAt));
+    finished.set(`tasks.${name}.finishedAt`, rfc3339(times.finishedAt));
+  }
+  for (const [name, outputs] of Object.entries(options.taskOutputs ?? {})) {
+    for (const [key, value] of Object.entries(outputs)) {
+      finished.set(`tasks.${name}.outputs.parameters.${key}`, value);
     }
   }
-  for (const [name, times] of Object.entries(options.taskTimes ?? {})) {
-    dagScope.set(`tasks.${name}.startedAt`, rfc3339(times.startedAt));
-    dagScope.set(`tasks.${name}.finishedAt`, rfc3339(times.finishedAt));
+  const callers = [options.parent ?? options.within ?? []].flat();
+  let dagScope = new Map([...globals, ...finished]);
+  for (const name of callers) {
+    const caller = findTask(wt, name);
+    const next = new Map([...globals, ...finished]);
+    for (const [input, value] of inputsOf(caller.task!, caller.template)) {
+      next.set(`inputs.parameters.${input}`, resolveIn(dagScope, value));
+    }
+    dagScope = next;
   }
   if (task) {
     for (const [name, value] of inputsOf(task, template)) {
-      const resolved = value.replace(/\{\{([^{}]*)\}\}/g, (_all, tag: string) => {
-        const v = dagScope.get(tag.trim());
-        if (v === undefined) throw new Error(`${step}: failed to resolve {{${tag}}}`);
-        return v;
-      });
-      globals.set(`inputs.parameters.${name}`, resolved);
+      globals.set(`inputs.parameters.${name}`, resolveIn(dagScope, value));
     }
   }
   const substitute = (text: string) =>

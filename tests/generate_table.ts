@@ -113,7 +113,8 @@ export function configTable(): Record<string, AphexConfig> {
       rawConfig([
         rawEnvironment("dev"),
         ...Array.from(
-          { length: 80 },
+          // 120 environments × 2 chain tasks (deploy, test) > 200: the wave is split.
+          { length: 120 },
           (_, i) => rawEnvironment(`region${i + 1}`, { approval: true, wave: "regions" }),
         ),
         rawEnvironment("prod", { approval: true, wave: "last" }),

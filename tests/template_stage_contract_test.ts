@@ -65,15 +65,37 @@ Deno.test("every generated step's argv and env are accepted by its command, and 
           ?.name;
       if (wt.spec.onExit) steps.set(wt.spec.onExit, wt.spec.onExit);
       const at = new Date("2026-11-25T10:00:00Z");
+      const allTasks = wt.spec.templates.flatMap((t) =>
+        (t.dag?.tasks ?? []).map((k) => ({ dag: t.name, task: k }))
+      );
+      const dagContaining = (task: string) => allTasks.find((x) => x.task.name === task)?.dag;
+      // Outputs of every task whose template declares some (a plan's summary, …).
+      const taskOutputs = Object.fromEntries(allTasks.flatMap(({ task }) => {
+        const outputs = byName.get(task.template)?.outputs?.parameters ?? [];
+        return outputs.length === 0
+          ? []
+          : [[task.name, Object.fromEntries(outputs.map((o) => [o.name, "value"]))]];
+      }));
+      /** The tasks calling the DAGs around `step`, outermost first. */
+      const callersOf = (step: string) => {
+        const chain: string[] = [];
+        for (let dag = dagContaining(step); dag !== undefined;) {
+          const caller = callerOf(dag);
+          if (caller === undefined) break;
+          chain.unshift(caller);
+          dag = dagContaining(caller);
+        }
+        return chain;
+      };
       const scopeOf = (step: string) => {
         const dag = dagOf.get(step);
-        const parent = dag === undefined ? undefined : callerOf(dag);
         const siblings = dag === undefined ? [] : byName.get(dag)!.dag!.tasks.map((k) => k.name);
         return {
-          ...(parent === undefined ? {} : { parent }),
+          parent: callersOf(step),
           taskTimes: Object.fromEntries(
             siblings.map((k) => [k, { startedAt: at, finishedAt: at }]),
           ),
+          taskOutputs,
           annotations: { "workflows.argoproj.io/node-name": `${wt.metadata.name}-abc12.${step}` },
         };
       };

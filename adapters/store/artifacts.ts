@@ -105,6 +105,11 @@ export function outputsKey(commitSha: string, environment: string): string {
   return validateKey(`${commitSha}/outputs/${environment}.json`);
 }
 
+/** Key of an environment's deployment plan (issue 14): `<sha>/plans/<env>.json`. */
+export function planKey(commitSha: string, environment: string): string {
+  return validateKey(`${commitSha}/plans/${environment}.json`);
+}
+
 /** Contents of `<sha>/metadata.json`. */
 export interface BuildMetadataDocument {
   /** Commit the build ran on. */

@@ -101,7 +101,8 @@ export function boundErrorMessage(message: string): string {
 
 /** Environment of a stage named `deploy-<env>`, `test-<env>` or `approve-<env>`, if any. */
 export function environmentOfStage(stageName: string): string | null {
-  const m = /^(?:deploy|test|approve)-(.+)$/.exec(stageName);
+  // plan-<env> (issue 14) is an environment's stage too: a failed plan fails its environment.
+  const m = /^(?:plan|deploy|test|approve)-(.+)$/.exec(stageName);
   return m ? m[1]! : null;
 }
 

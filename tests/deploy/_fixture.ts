@@ -74,6 +74,10 @@ export interface ConfigOptions {
   build?: string[];
   /** `deploy.concurrency`, when set. */
   concurrency?: number;
+  /** Extra lines of `dev` (indented 4 spaces), e.g. `["review: { approve: always }"]`. */
+  devExtra?: string[];
+  /** Lines of a `pipeline:` section (indented 2 spaces). */
+  pipeline?: string[];
 }
 
 /** `aphex-config.yaml` with `dev` (pipeline account) and `prod` (another account, a role). */
@@ -90,6 +94,7 @@ export function configYaml(options: ConfigOptions = {}): string {
   ];
   return [
     'version: "1.0"',
+    ...(options.pipeline ? ["pipeline:", ...options.pipeline.map((l) => `  ${l}`)] : []),
     "build:",
     "  commands:",
     ...(options.build ?? ["make build"]).map((c) => `    - ${JSON.stringify(c)}`),
@@ -102,6 +107,7 @@ export function configYaml(options: ConfigOptions = {}): string {
     "    stacks:",
     ...stacks(options.devStacks ?? STACK_NAMES),
     ...(hooks.length > 0 ? ["    hooks:", ...hooks] : []),
+    ...(options.devExtra ?? []).map((line) => `    ${line}`),
     "  - name: prod",
     "    region: eu-west-1",
     `    account: "${PROD_ACCOUNT}"`,

@@ -132,6 +132,7 @@ Deno.test("names: workflow/stage validation and environment of a stage", () => {
   }
   assert.equal(environmentOfStage("deploy-prod-eu"), "prod-eu");
   assert.equal(environmentOfStage("test-dev"), "dev");
+  assert.equal(environmentOfStage("plan-dev"), "dev");
   assert.equal(environmentOfStage("build"), null);
   assert.equal(
     runIndexKey(new Date("2026-11-25T10:00:00.123Z"), "w"),

@@ -10,8 +10,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   CloudFormationClient,
+  DeleteChangeSetCommand,
+  DescribeChangeSetCommand,
   DescribeStackEventsCommand,
   DescribeStacksCommand,
+  ExecuteChangeSetCommand,
+  GetTemplateCommand,
 } from "@aws-sdk/client-cloudformation";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
@@ -34,6 +38,7 @@ const FIXTURE_APP = join(dirname(fileURLToPath(import.meta.url)), "..", "fixture
 const APP_FILES = ["cdk.json", "package.json", "bin/app.mts", "lib/stacks.mts"];
 const ACCOUNT = "111111111111";
 const STACKS = ["aphex-fixture-network", "aphex-fixture-app", "aphex-fixture-monitoring"];
+const RISKY = "1 stack(s) change (+0 ~1 -0), 2 no-op; risky: 1 replacement";
 const NO_CREDENTIALS = "CredentialsProviderError: Could not load credentials from any providers";
 
 /** Artifacts the fixture build writes: relative path → content. */
@@ -162,9 +167,11 @@ Deno.test("aphex run --local: preflight, real build into the local store, a real
       ["build", "ok"],
       ["pipeline-update", "skipped"],
       ["synth-dev", "ok"],
+      ["plan-dev", "skipped"],
       ["deploy-dev", "skipped"],
       ["test-dev", "skipped"],
       ["synth-staging", "ok"],
+      ["plan-staging", "skipped"],
       ["approve-staging", "skipped"],
       ["deploy-staging", "skipped"],
       ["test-staging", "skipped"],
@@ -283,9 +290,11 @@ Deno.test("aphex run --local: a failing build exits 1 and skips the later stages
       ["build", "failed"],
       ["pipeline-update", "skipped"],
       ["synth-dev", "skipped"],
+      ["plan-dev", "skipped"],
       ["deploy-dev", "skipped"],
       ["test-dev", "skipped"],
       ["synth-staging", "skipped"],
+      ["plan-staging", "skipped"],
       ["approve-staging", "skipped"],
       ["deploy-staging", "skipped"],
       ["test-staging", "skipped"],
@@ -322,6 +331,7 @@ Deno.test("aphex run --local: a failing build exits 1 and skips the later stages
       "build",
       "pipeline-update",
       "synth-dev",
+      "plan-dev",
       "deploy-dev",
       "test-dev",
     ]);
@@ -372,6 +382,32 @@ Deno.test("aphex run --local --deploy: diff, deploy and tests per environment; a
   const cfn = mockClient(CloudFormationClient);
   cfn.on(DescribeStacksCommand).callsFake((input) => fake.describeStacks(input));
   cfn.on(DescribeStackEventsCommand).callsFake((input) => fake.describeStackEvents(input));
+  // The plan: App's change set replaces its queue (risky); the other stacks have no changes.
+  cfn.on(GetTemplateCommand).resolves({ TemplateBody: "{}" });
+  cfn.on(DescribeChangeSetCommand).callsFake((input) =>
+    Promise.resolve(
+      input.StackName === "aphex-fixture-app"
+        ? {
+          ChangeSetId: `arn:cs/${input.StackName}`,
+          ChangeSetName: input.ChangeSetName,
+          StackName: input.StackName,
+          Status: "CREATE_COMPLETE",
+          ExecutionStatus: "AVAILABLE",
+          Changes: [{
+            Type: "Resource",
+            ResourceChange: {
+              Action: "Modify",
+              LogicalResourceId: "Work",
+              ResourceType: "AWS::SQS::Queue",
+              Replacement: "True",
+            },
+          }],
+        }
+        : { Status: "FAILED", StatusReason: "The submitted information didn't contain changes." },
+    )
+  );
+  cfn.on(DeleteChangeSetCommand).resolves({});
+  cfn.on(ExecuteChangeSetCommand).resolves({});
   const answers: (boolean | undefined)[] = [];
   const questions: string[] = [];
   try {
@@ -394,6 +430,10 @@ Deno.test("aphex run --local --deploy: diff, deploy and tests per environment; a
         join(root, "manifest.json"),
         assemblyManifest("@ACCOUNT@", "@REGION@"),
       );
+      await Deno.mkdir(join(root, "templates"));
+      for (const id of ["Network", "App", "Monitoring"]) {
+        await Deno.writeTextFile(join(root, "templates", `${id}.template.json`), "{}");
+      }
       const calls = async () => {
         const text = await Deno.readTextFile(join(root, "calls.txt")).catch(() => "");
         await Deno.writeTextFile(join(root, "calls.txt"), "");
@@ -420,9 +460,11 @@ Deno.test("aphex run --local --deploy: diff, deploy and tests per environment; a
         ["build", "ok"],
         ["pipeline-update", "skipped"],
         ["synth-dev", "ok"],
+        ["plan-dev", "ok"],
         ["deploy-dev", "ok"],
         ["test-dev", "ok"],
         ["synth-staging", "ok"],
+        ["plan-staging", "ok"],
         ["approve-staging", "skipped"],
         ["deploy-staging", "skipped"],
         ["test-staging", "skipped"],
@@ -442,17 +484,26 @@ Deno.test("aphex run --local --deploy: diff, deploy and tests per environment; a
         "approval needed but stdin is not a terminal (pass --yes); the run stops here",
       );
       assert.equal(step(r.outcome, "deploy-staging").note, "not run: approve-staging not given");
-      assert.deepEqual(questions, [`Deploy to staging (aws://${ACCOUNT}/us-east-1)? [y/N] `]);
+      assert.equal(step(r.outcome, "plan-dev").note, RISKY);
+      assert.deepEqual(questions, [
+        `Deploy to staging (aws://${ACCOUNT}/us-east-1): ${RISKY}? [y/N] `,
+      ]);
+      const sha12 = r.outcome.commitSha.slice(0, 12);
+      // Only the reviewed change set of App was executed (the others had no changes).
+      assert.deepEqual(
+        cfn.commandCalls(ExecuteChangeSetCommand).map((c) => c.args[0].input.StackName),
+        ["aphex-fixture-app"],
+      );
+      cfn.resetHistory();
       const diffArgs = (names: string[]) =>
         `diff --app ASSEMBLY --exclusively --no-notices ${names.join(" ")}`;
       assert.deepEqual(
         (await calls()).map((c) => c.replace(/--app \S+/, "--app ASSEMBLY")),
         [
           diffArgs(["Network", "App", "Monitoring"]),
-          "deploy Network",
-          "deploy App",
-          "deploy Monitoring",
+          ...["Network", "App", "Monitoring"].map((s) => `prepare ${s} aphex-dev-${sha12}`),
           diffArgs(["Network", "App", "Monitoring"]),
+          ...["Network", "App", "Monitoring"].map((s) => `prepare ${s} aphex-staging-${sha12}`),
         ],
       );
       const sha = r.outcome.commitSha;
@@ -476,16 +527,17 @@ Deno.test("aphex run --local --deploy: diff, deploy and tests per environment; a
       assert.equal(r.code, 0, r.err);
       assert.deepEqual(statuses(r.outcome).slice(3), [
         ["synth-staging", "ok"],
+        ["plan-staging", "ok"],
         ["approve-staging", "ok"],
         ["deploy-staging", "ok"],
         ["test-staging", "ok"],
       ]);
       assert.equal(questions.length, 2);
-      assert.deepEqual((await calls()).filter((c) => c.startsWith("deploy")), [
-        "deploy Network",
-        "deploy App",
-        "deploy Monitoring",
-      ]);
+      assert.deepEqual((await calls()).filter((c) => c.startsWith("deploy")), []);
+      assert.deepEqual(
+        cfn.commandCalls(ExecuteChangeSetCommand).map((c) => c.args[0].input.ChangeSetName),
+        [`arn:cs/aphex-fixture-app`],
+      );
     }, {
       overrides: {
         confirm: (question) => {
@@ -496,6 +548,7 @@ Deno.test("aphex run --local --deploy: diff, deploy and tests per environment; a
       env: (root) => ({
         FAKE_CDK_MANIFEST: join(root, "manifest.json"),
         FAKE_CDK_CALLS: join(root, "calls.txt"),
+        FAKE_CDK_TEMPLATES: join(root, "templates"),
       }),
     });
   } finally {

@@ -34,8 +34,10 @@ async function runCheck(finished: Date, config = CONFIG) {
       name: WORKFLOW,
       createdAt: STARTED,
     }, {
-      parent: "approve-prod",
+      // check runs in the approval DAG, called by `approve` in deploy-prod's own DAG.
+      parent: ["deploy-prod", "approve"],
       taskTimes: { wait: { startedAt: STARTED, finishedAt: finished } },
+      taskOutputs: { plan: { approve: "true", summary: "1 stack(s) change", risks: "" } },
       annotations: { [NODE_NAME_ANNOTATION]: `${WORKFLOW}.environments.approve-prod.check(0)` },
       mounts: { "/workspace": join(tmp, "ws"), "/tmp/aphex/outputs": join(tmp, "out") },
     });
@@ -127,7 +129,7 @@ Deno.test("approval verdict edges; node names; unreadable times fail closed", ()
   assert.match(unresolved.message, /cannot tell/);
 });
 
-Deno.test("an expired gate stops its environment: deploy-prod never runs, the run fails", () => {
+Deno.test("an expired gate stops its environment: its change sets are never executed, the run fails", () => {
   const wt = buildWorkflowTemplate(CONFIG);
   const gate = wt.spec.templates.find((t) => t.name === "approval-wait")!;
   assert.deepEqual(gate.suspend, { duration: "{{inputs.parameters.timeout}}" });
@@ -135,5 +137,7 @@ Deno.test("an expired gate stops its environment: deploy-prod never runs, the ru
   assert.equal(succeeded, false);
   const names = ran.map((r) => `${r.task}:${r.template}`);
   assert.ok(names.includes("wait:approval-wait") && names.includes("check:approval-check"));
-  assert.ok(!ran.some((r) => r.env === "prod" && r.template === "deploy"), names.join(" "));
+  // The gate runs inside deploy-<env>'s DAG (plan → approve → execute): after an expired gate
+  // nothing is executed, in that environment or any later one.
+  assert.ok(!ran.some((r) => r.template === "execute"), names.join(" "));
 });
