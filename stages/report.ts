@@ -28,6 +28,7 @@ import {
 } from "../command/contract.ts";
 import { toJsonText } from "../models/_codec.ts";
 import { argoFailuresJson } from "../models/argo_values.ts";
+import { INNER_STEP_NAMES } from "../templates/workflow_template.ts";
 import type { AphexConfig } from "../models/config.ts";
 import { DEFAULTS } from "../models/config.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
@@ -293,14 +294,37 @@ export function assembleWorkflowMetadata(
   options: AssembleOptions,
 ): WorkflowMetadata {
   const failed = inputs.workflowStatus !== "Succeeded";
-  const failures = new Map<string, ArgoFailure>();
-  for (const f of options.failures) {
-    if (f.displayName === inputs.workflow || f.templateName === "report") continue;
-    if (/^child '.*' (failed|errored)/.test(f.message)) continue;
-    failures.set(f.displayName, f);
-  }
   const failureText = (f: ArgoFailure) =>
     f.message ? f.message : `${f.phase || "Failed"} (no message from Argo)`;
+  const failures = new Map<string, ArgoFailure>();
+  const inner: ArgoFailure[] = [];
+  const environmentSteps: ArgoFailure[] = [];
+  for (const f of options.failures) {
+    if (f.displayName === inputs.workflow || f.templateName === "report") continue;
+    // A step inside deploy-<env>'s or test-<env>'s own DAG: Argo names it `execute`, `run`, …
+    if (INNER_STEP_NAMES.includes(f.displayName)) {
+      inner.push(f);
+      continue;
+    }
+    if (/^child '.*' (failed|errored)/.test(f.message)) {
+      if (/^(deploy|test)-/.test(f.displayName)) environmentSteps.push(f);
+      continue;
+    }
+    failures.set(f.displayName, f);
+  }
+  // An environment step failed because a step inside it did: unless a record of that environment
+  // already says why, it is reported with the inner step's message (when it is unambiguous).
+  for (const f of environmentSteps) {
+    const env = environmentOfStage(f.displayName);
+    const explained = options.records.some((r) =>
+      r.environment === env && (r.stage.status === "failed" || r.stage.status === "running")
+    );
+    if (explained) continue;
+    const message = environmentSteps.length === 1 && inner.length > 0
+      ? inner.map((i) => `${i.displayName}: ${failureText(i)}`).join("; ")
+      : "a step inside it failed before recording itself (details in the Argo UI)";
+    failures.set(f.displayName, { ...f, message });
+  }
   const stages: StageMetadata[] = options.records.map((r) => {
     const s = { ...r.stage };
     const f = failures.get(s.stageName);

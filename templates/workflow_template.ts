@@ -403,6 +403,21 @@ function approvalTemplates(topology: Topology): Template[] {
   ];
 }
 
+/**
+ * Task names inside an environment's own DAGs (`deploy`: plan → approve → execute; `approval`:
+ * wait → check; `test`: run → rollback). Argo names a failed node by its task name alone, so the
+ * report attributes these to the environment step around them.
+ */
+export const INNER_STEP_NAMES: readonly string[] = [
+  "plan",
+  "approve",
+  "execute",
+  "wait",
+  "check",
+  "run",
+  "rollback",
+];
+
 /** Output parameter of `plan`: "true" when the environment's review gate stops the run. */
 export const APPROVE_PARAMETER = "approve";
 

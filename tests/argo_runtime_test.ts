@@ -14,7 +14,7 @@ import { WorkflowMetadataCodec } from "../models/metadata.ts";
 import { readText } from "../adapters/store/artifacts.ts";
 import { recordStageEnd, recordStageStart } from "../adapters/store/stage_records.ts";
 import { buildMetrics } from "../adapters/monitoring/cloudwatch.ts";
-import { buildWorkflowTemplate } from "../templates/workflow_template.ts";
+import { buildWorkflowTemplate, INNER_STEP_NAMES } from "../templates/workflow_template.ts";
 import { type ArgoPod, argoPod, type ArgoRun } from "./_argo_pod.ts";
 import { closedPortUrl, SHA, startLoopback } from "./monitoring/_helpers.ts";
 import { type LocalS3, startLocalS3 } from "./stages/_s3rver.ts";
@@ -215,4 +215,66 @@ Deno.test("a run superseded by pipeline-update is recorded, shown and reported a
     await github.close();
     await s3.stop();
   }
+});
+
+Deno.test("a step inside deploy-<env>'s DAG that never ran is reported on deploy-<env>, not as a stage of its own", async () => {
+  const s3 = await startLocalS3(CONFIG.pipeline.artifactBucket!);
+  const github = startLoopback(() => 201);
+  const store = await s3.store();
+  try {
+    const target = { commitSha: SHA, workflow: WORKFLOW };
+    for (const stage of ["preflight", "build", "pipeline-update"]) {
+      await recordStageEnd(store, await recordStageStart(store, { ...target, stage }), {
+        status: "succeeded",
+      });
+    }
+    const node = (displayName: string, templateName: string, message: string) => ({
+      displayName,
+      message,
+      templateName,
+      phase: "Failed",
+      podName: `${WORKFLOW}-${templateName}-1`,
+      finishedAt: LATER,
+    });
+    // As Argo lists them: the pod that never started by its task name, and the DAG nodes around it.
+    const pod = argoPod(
+      WT,
+      "report",
+      run({
+        exit: {
+          status: "Failed",
+          failures: [
+            node("execute", "execute", "ImagePullBackOff: image not found"),
+            node("deploy-dev", "deploy", "child 'webshop-0123456789ab-123' failed"),
+            node("environments", "environments", "child 'webshop-0123456789ab-456' failed"),
+          ],
+        },
+      }),
+    );
+    const r = await exec(pod, podEnv(pod, await stubs(s3, github)));
+    assert.equal(r.code, 0, r.err);
+    const record = fromJsonText(
+      WorkflowMetadataCodec,
+      await readText(store, `${SHA}/runs/${WORKFLOW}.json`),
+      "run",
+    );
+    const failedStages = record.stages.filter((s) => s.status === "failed");
+    assert.deepEqual(failedStages.map((s) => [s.stageName, s.errorMessage]), [[
+      "deploy-dev",
+      "execute: ImagePullBackOff: image not found",
+    ]]);
+    const byContext = new Map(statusBodies(github).map((s) => [s.context, s] as const));
+    assert.equal(byContext.get("aphex/dev")?.state, "failure");
+  } finally {
+    store.close();
+    await github.close();
+    await s3.stop();
+  }
+});
+
+Deno.test("INNER_STEP_NAMES are exactly the task names inside the environment DAGs", () => {
+  const names = WT.spec.templates
+    .filter((t) => ["deploy", "approval", "test"].includes(t.name))
+    .flatMap((t) => t.dag!.tasks.map((k) => k.name));
+  assert.deepEqual([...names].sort(), [...INNER_STEP_NAMES].sort());
 });
