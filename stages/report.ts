@@ -37,7 +37,13 @@ import {
   type WorkflowMetadata,
   WorkflowMetadataCodec,
 } from "../models/metadata.ts";
-import { type ArtifactStore, openArtifactStore } from "../adapters/store/artifacts.ts";
+import {
+  type ArtifactStore,
+  openArtifactStore,
+  planKey,
+  readText,
+} from "../adapters/store/artifacts.ts";
+import { type EnvironmentPlan, summarizePlan } from "../models/plan.ts";
 import type { AwsClientOptions } from "../adapters/aws/clients.ts";
 import { validateCommitSha } from "../adapters/git/checkout.ts";
 import { makeRedactor, secretValuesFromEnv } from "../adapters/process/exec.ts";
@@ -388,7 +394,13 @@ export function firstFailedStage(run: WorkflowMetadata): StageMetadata | null {
 /** The notification summary of a run. */
 export function summarizeRun(
   run: WorkflowMetadata,
-  options: { records: StageRecord[]; argoLink: string | null; repository: Repository | null },
+  options: {
+    records: StageRecord[];
+    argoLink: string | null;
+    repository: Repository | null;
+    /** `<env>: <plan summary>` of the environments planned in this run. */
+    plans?: string[];
+  },
 ): RunSummary {
   const failed = firstFailedStage(run);
   const record = failed
@@ -409,7 +421,33 @@ export function summarizeRun(
       ? `${options.repository.owner}/${options.repository.repo}`
       : null,
     supersededBy: run.status === "superseded" ? supersedingWorkflow(options.records) : null,
+    ...(options.plans && options.plans.length > 0 ? { plans: options.plans } : {}),
   };
+}
+
+/**
+ * `<env>: <summary>` of every environment whose plan stage ran in this run, from the stored plans
+ * (`<sha>/plans/<env>.json`); unreadable plans are reported through `warn` and skipped.
+ */
+export async function planSummaries(
+  store: ArtifactStore,
+  commitSha: string,
+  options: { records: readonly StageRecord[]; warn: (message: string) => void },
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const r of options.records) {
+    const env = /^plan-(.+)$/.exec(r.stage.stageName)?.[1];
+    if (env === undefined) continue;
+    const key = planKey(commitSha, env);
+    try {
+      if (!(await store.exists(key))) continue;
+      const plan = JSON.parse(await readText(store, key)) as EnvironmentPlan;
+      out.push(`${env}: ${summarizePlan(plan)}`);
+    } catch (e) {
+      options.warn(`plan of ${env} not summarized: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  return out;
 }
 
 /**
@@ -575,6 +613,12 @@ export async function runReport(inputs: ReportInputs, deps: ReportDeps): Promise
         records: outcome.records,
         argoLink,
         repository: inputs.repository,
+        plans: store
+          ? await planSummaries(store, inputs.commitSha, {
+            records: outcome.records,
+            warn: problem,
+          })
+          : [],
       });
       outcome.notifications = await sendNotifications(summary, {
         ...retry,

@@ -47,6 +47,8 @@ export interface RunSummary {
   repository: string | null;
   /** The Workflow that took over a superseded run (absent or null otherwise). */
   supersededBy?: string | null;
+  /** Deployment plans of the run, one line per environment (`<env>: <summary>`). */
+  plans?: string[];
 }
 
 /** `<argoUrl>/workflows/<namespace>/<workflow>` (trailing slashes of the base removed). */
@@ -111,6 +113,7 @@ export function formatNotificationText(summary: RunSummary): string {
   if (summary.environment) lines.push(`Environment:  ${summary.environment}`);
   if (summary.failedStage) lines.push(`Failed stage: ${summary.failedStage}`);
   if (summary.supersededBy) lines.push(`Continued in: ${summary.supersededBy}`);
+  for (const plan of summary.plans ?? []) lines.push(`Plan:         ${plan}`);
   if (summary.argoLink) lines.push(`Argo UI:      ${summary.argoLink}`);
   if (summary.errorSummary) lines.push("", "Error:", summary.errorSummary);
   return lines.join("\n") + "\n";
@@ -138,6 +141,7 @@ export function slackPayload(summary: RunSummary): { text: string } {
     }\`${summary.repository ? ` (${escapeSlack(summary.repository)})` : ""}`,
     `*Duration:* ${formatDuration(summary.durationSeconds)}`,
   ];
+  for (const plan of summary.plans ?? []) lines.push(`*Plan:* ${escapeSlack(plan)}`);
   if (summary.environment) lines.push(`*Environment:* ${escapeSlack(summary.environment)}`);
   if (summary.failedStage) lines.push(`*Failed stage:* ${escapeSlack(summary.failedStage)}`);
   if (summary.errorSummary) {
