@@ -374,18 +374,10 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       log(`[deploy] ${download.count} artifact(s) downloaded to ${inside} and verified (SHA-256)`);
 
       // 3. credentials
-      const credentials = await resolveDeployCredentials(
-        {
-          name: target.name,
-          account: target.account,
-          region: target.region,
-          ...(target.role ? { role: target.role } : {}),
-        },
-        {
-          qualifier: config.pipeline.cdkQualifier,
-          ...(deps.stsClient ? { stsClient: deps.stsClient } : {}),
-        },
-      );
+      const credentials = await resolveDeployCredentials(target, {
+        qualifier: config.pipeline.cdkQualifier,
+        stsClient: deps.stsClient,
+      });
       for (const secret of credentials.secrets) secrets.add(secret);
       redactor = makeRedactor(secrets);
       log(

@@ -204,18 +204,10 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<PlanO
         }
       }
       stage.step = "credentials";
-      const credentials = await resolveDeployCredentials(
-        {
-          name: target.name,
-          account: target.account,
-          region: target.region,
-          ...(target.role ? { role: target.role } : {}),
-        },
-        {
-          qualifier: config.pipeline.cdkQualifier,
-          ...(deps.stsClient ? { stsClient: deps.stsClient } : {}),
-        },
-      );
+      const credentials = await resolveDeployCredentials(target, {
+        qualifier: config.pipeline.cdkQualifier,
+        stsClient: deps.stsClient,
+      });
       for (const secret of credentials.secrets) secrets.add(secret);
       redactor = makeRedactor(secrets);
       const childEnv = childEnvironment(deps.env, target, {

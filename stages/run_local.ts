@@ -760,18 +760,10 @@ async function diffEnvironment(
   ]);
   let credentials;
   try {
-    credentials = await resolveDeployCredentials(
-      {
-        name: env.name,
-        account: env.account,
-        region: env.region,
-        ...(env.role ? { role: env.role } : {}),
-      },
-      {
-        qualifier: ctx.config.pipeline.cdkQualifier,
-        ...(deps.stsClient ? { stsClient: deps.stsClient } : {}),
-      },
-    );
+    credentials = await resolveDeployCredentials(env, {
+      qualifier: ctx.config.pipeline.cdkQualifier,
+      stsClient: deps.stsClient,
+    });
   } catch (e) {
     const why = firstLine(describeError(e));
     deps.log(`[diff] ${env.name}: skipped: ${why}`);
