@@ -11,6 +11,7 @@ import { AphexError } from "../../models/errors.ts";
 import { makeRedactor } from "../process/exec.ts";
 import {
   gitEnvironment,
+  type GitRemoteOptions,
   type GitRunner,
   runGit,
   validateCommitSha,
@@ -25,23 +26,11 @@ import {
  */
 export type CommitRelation = "same" | "newer" | "older" | "diverged";
 
-/** Options of {@linkcode commitRelation}. */
-export interface AncestryOptions {
-  /** Repository URL to fetch the live commit from (default: the checkout's `origin`). */
-  repoUrl?: string;
-  /** Branch to fetch when the server refuses a fetch by SHA. */
-  branch?: string;
-  /** Token for https remotes. */
-  token?: string;
-  /** Accept `file://` URLs (tests only). */
-  allowFileUrls?: boolean;
-  /** Environment git inherits from (PATH, HOME, SSH agent…). */
-  env?: Record<string, string | undefined>;
-  /** Git runner (tests inject a spy). */
-  git?: GitRunner;
-  /** Progress messages. */
-  log?: (line: string) => void;
-}
+/**
+ * Options of {@linkcode commitRelation}: how git reaches the remote (default: the checkout's
+ * `origin`) to fetch the live commit.
+ */
+export type AncestryOptions = GitRemoteOptions;
 
 /** What {@linkcode commitRelation} found. */
 export interface CommitRelationResult {

@@ -170,13 +170,9 @@ export function gitEnvironment(
   return env;
 }
 
-/** Inputs of {@linkcode checkoutCommit}. */
-export interface CheckoutOptions {
-  /** Directory to check out into (created if missing). */
-  workspace: string;
-  /** Exact commit to check out. */
-  commitSha: string;
-  /** Repository URL; needed only when the workspace is not already at the commit. */
+/** How git reaches the remote: URL, branch, token, environment, runner (shared by every git call). */
+export interface GitRemoteOptions {
+  /** Repository URL (checkout: needed only when the workspace is not already at the commit). */
   repoUrl?: string;
   /** Branch (git ref) holding the commit, fetched when the server refuses to serve a bare SHA. */
   branch?: string;
@@ -190,6 +186,14 @@ export interface CheckoutOptions {
   git?: GitRunner;
   /** Progress messages. */
   log?: (line: string) => void;
+}
+
+/** Inputs of {@linkcode checkoutCommit}. */
+export interface CheckoutOptions extends GitRemoteOptions {
+  /** Directory to check out into (created if missing). */
+  workspace: string;
+  /** Exact commit to check out. */
+  commitSha: string;
 }
 
 /** What {@linkcode checkoutCommit} did. */
