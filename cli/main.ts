@@ -113,6 +113,7 @@ export const COMMANDS: Record<string, Entry> = {
     group: "stage",
     summary: "Record the run, write CloudWatch logs/metrics, notify, set GitHub commit statuses",
     load: () => import("../stages/report.ts"),
+    help: () => import("../stages/report_spec.ts"),
   },
   rollback: {
     summary: "Redeploy an environment's stored cloud assembly (default: its last good commit)",

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { argoFailuresValue, goQuote } from "./_argo_pod.ts";
 import { argoFailuresJson, unquoteGoString } from "../models/argo_values.ts";
-import { parseWorkflowFailures } from "../stages/report.ts";
+import { parseWorkflowFailures } from "../stages/_run_record.ts";
 
 Deno.test("unquoteGoString inverts Go's strconv.Quote for any string", () => {
   fc.assert(

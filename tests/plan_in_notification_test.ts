@@ -4,7 +4,7 @@ import { recordStageEnd, recordStageStart } from "../adapters/store/stage_record
 import { formatNotificationText, slackPayload } from "../adapters/monitoring/notify.ts";
 import { planKey } from "../adapters/store/artifacts.ts";
 import type { EnvironmentPlan } from "../models/plan.ts";
-import { assembleWorkflowMetadata, planSummaries, summarizeRun } from "../stages/report.ts";
+import { assembleWorkflowMetadata, planSummaries, summarizeRun } from "../stages/_run_record.ts";
 import { SHA, withTempStore } from "./monitoring/_helpers.ts";
 
 Deno.test("notifications carry each planned environment's plan summary", async () => {

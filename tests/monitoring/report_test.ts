@@ -19,10 +19,9 @@ import {
   runIndexKey,
   runRecordKey,
 } from "../../adapters/store/stage_records.ts";
+import { assembleWorkflowMetadata, parseWorkflowFailures } from "../../stages/_run_record.ts";
 import {
-  assembleWorkflowMetadata,
   command,
-  parseWorkflowFailures,
   type ReportDeps,
   type ReportInputs,
   resolveReportInputs,
