@@ -12,7 +12,6 @@ import { makeRedactor } from "../process/exec.ts";
 import {
   gitEnvironment,
   type GitRemoteOptions,
-  type GitRunner,
   runGit,
   validateCommitSha,
   validateRepoUrl,
