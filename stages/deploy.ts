@@ -13,7 +13,7 @@
  * Credentials and secret-looking environment values are redacted from every line logged.
  * @module
  */
-import { join, relative } from "node:path";
+import { relative } from "node:path";
 import type { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import {
   childEnvironment,
@@ -36,27 +36,22 @@ import {
   openArtifactStore,
   outputsKey,
   planKey,
-  readText,
 } from "../adapters/store/artifacts.ts";
 import {
-  type AssemblyStack,
-  type CloudAssembly,
   createCdkRunner,
   DEFAULT_CDK_COMMAND,
-  deployStack,
   locateCdkApps,
   selectStacks,
   transitiveDependencies,
 } from "../adapters/cdk/cli.ts";
-import { runInDependencyOrder } from "../models/stack_schedule.ts";
 import {
-  assertStackDeployable,
-  diagnoseStack,
-  type FailureEvent,
-  getStackOutputs,
-  type RetryOptions,
-  type StackDiagnosis,
-} from "../adapters/cloudformation/stacks.ts";
+  deployStackStep,
+  type DeployStep,
+  type PlannedStack,
+  readReviewedPlan,
+} from "./_deploy_steps.ts";
+import { runInDependencyOrder } from "../models/stack_schedule.ts";
+import type { RetryOptions } from "../adapters/cloudformation/stacks.ts";
 import { resolveDeployCredentials, type StsClientFactory } from "../adapters/aws/credentials.ts";
 import {
   makeRedactor,
@@ -66,11 +61,7 @@ import {
 } from "../adapters/process/exec.ts";
 import { freshArtifactsDir } from "../adapters/workspace/boundary.ts";
 import { writeLastGood } from "../adapters/store/assemblies.ts";
-import {
-  executeReviewedChangeSet,
-  StaleChangeSetError,
-} from "../adapters/cloudformation/change_sets.ts";
-import { type EnvironmentPlan, type StackPlan, summarizePlan } from "../models/plan.ts";
+import { summarizePlan } from "../models/plan.ts";
 import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
 import { DEFAULT_HOOK_TIMEOUT_MS, spec } from "./deploy_spec.ts";
 import { checkStaleDeploy, recordLiveCommit, type StaleVerdict } from "./_stale_check.ts";
@@ -99,8 +90,6 @@ import {
  * Slack subtracted from the local clock when bounding the failure events of an operation: events
  * older than the deploy's start minus this are never read (tolerates clock skew with AWS).
  */
-export const EVENT_CLOCK_SKEW_MS = 60_000;
-
 /** Inputs of {@linkcode runDeploy}: the stage inputs plus the environment. */
 export interface DeployInputs extends StageInputs {
   /** Environment to deploy (`--env`, `APHEX_ENV`); checked against the configuration. */
@@ -174,89 +163,7 @@ export interface DeployOutcome {
 /** Thrown inside the deploy when a newer run supersedes this one right before it deploys. */
 class SupersededSignal extends Error {}
 
-/** A failure event as recorded in a DeploymentResult (JSON-friendly). */
-export function eventRecord(event: FailureEvent): Record<string, unknown> {
-  return {
-    timestamp: event.timestamp.toISOString(),
-    logicalResourceId: event.logicalId,
-    resourceType: event.resourceType,
-    resourceStatus: event.status,
-    resourceStatusReason: event.reason,
-  };
-}
-
-/** One stack to deploy: synthesized (`cdk deploy`) or from the reviewed plan (its change set). */
-interface DeployStep {
-  name: string;
-  synthesized?: PlannedStack;
-  reviewed?: StackPlan;
-}
-
-/**
- * Reads the plan the plan step stored for this commit and environment (`<sha>/plans/<env>.json`).
- *
- * @throws {AphexError} exit 1 when it is missing, or made for another commit or environment.
- */
-async function readReviewedPlan(
-  store: ArtifactStore,
-  sha: string,
-  target: { name: string; stacks: { name: string }[] },
-): Promise<EnvironmentPlan> {
-  const key = planKey(sha, target.name);
-  if (!(await store.exists(key))) {
-    throw new AphexError(
-      `no plan for ${target.name} at ${
-        store.uriFor(key)
-      }: run \`aphex plan --env ${target.name}\` first`,
-    );
-  }
-  const plan = JSON.parse(await readText(store, key)) as EnvironmentPlan;
-  if (
-    plan.commitSha !== sha || plan.environment !== target.name ||
-    plan.stacks.length !== target.stacks.length
-  ) {
-    throw new AphexError(
-      `the plan at ${store.uriFor(key)} is not a plan of ${target.name} at ${sha} with ` +
-        `${target.stacks.length} stack(s); run the plan again`,
-    );
-  }
-  return plan;
-}
-
-/**
- * Executes one stack of the reviewed plan: nothing for a no-op stack, else exactly its change set
- * by id. A change set that is no longer executable (the stack changed since the plan) is refused.
- */
-async function executeReviewed(
-  cfn: CloudFormationClient,
-  stack: StackPlan,
-  options: RetryOptions & { log: (line: string) => void; onStale: () => void },
-): Promise<{ ok: boolean; exitCode: number; noChanges: boolean }> {
-  if (stack.status === "no-op" || !stack.changeSetId) {
-    return { ok: true, exitCode: 0, noChanges: true };
-  }
-  options.log(`[deploy] executing change set ${stack.changeSetId}`);
-  try {
-    await executeReviewedChangeSet(cfn, {
-      stackName: stack.stackName,
-      changeSetId: stack.changeSetId,
-    }, options);
-    return { ok: true, exitCode: 0, noChanges: false };
-  } catch (e) {
-    if (e instanceof StaleChangeSetError) {
-      options.onStale();
-      throw e;
-    }
-    options.log(`[deploy] ${describeError(e)}`);
-    return { ok: false, exitCode: 1, noChanges: false };
-  }
-}
-
-interface PlannedStack {
-  assembly: CloudAssembly;
-  stack: AssemblyStack;
-  appDir: string;
-}
+export { EVENT_CLOCK_SKEW_MS, eventRecord } from "./_deploy_steps.ts";
 
 /**
  * Runs the deploy stage. Configuration errors (unknown environment, stack missing from the CDK
@@ -451,100 +358,21 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
       // deploy.concurrency stacks at once, each after the stacks it depends on (models/stack_schedule.ts;
       // 1 = the configured order, one by one); the first failure starts nothing new.
       const stackCfn = cfn;
-      const stackStep = async (step: DeployStep, i: number) => {
-        const cfn = stackCfn;
-        if (deps.signal?.aborted) {
-          throw new AphexError(
-            `cancelled by ${String(deps.signal.reason)} before ${step.name}`,
-          );
-        }
-        const name = step.name;
-        const t0 = performance.now();
-        const duration = () => Math.round((performance.now() - t0) / 10) / 100;
-        const failed = (events: FailureEvent[]): void => {
-          outcome.results.push({
-            success: false,
-            stackName: name,
-            stackOutputs: {},
-            duration: duration(),
-            cloudformationEvents: events.map(eventRecord),
-          });
-          outcome.notDeployed = ordered.slice(i + 1).map((p) => p.name);
-        };
-        log(`[deploy] stack ${i + 1}/${ordered.length}: ${name}`);
-        try {
-          // A reviewed change set is checked against the stack when it is executed.
-          const state = step.reviewed ? "ok" : await assertStackDeployable(cfn, name, {
-            ...retry,
-            ...(inputs.recreateFailed ? { recreateFailed: true } : {}),
-          });
-          if (state === "recreated") {
-            log(`[deploy] deleted failed stack ${name}; creating it again`);
-          }
-        } catch (e) {
-          const diagnosis = await diagnoseStack(cfn, name, retry).catch(() => undefined);
-          failed(diagnosis?.events ?? []);
-          throw e;
-        }
-        const since = new Date(clock().getTime() - EVENT_CLOCK_SKEW_MS);
-        const deployed = step.reviewed
-          ? await executeReviewed(cfn, step.reviewed, { ...retry, log, onStale: () => failed([]) })
-          : await deployStack(step.synthesized!.assembly, step.synthesized!.stack, {
-            appDir: step.synthesized!.appDir,
-            outputsFile: join(outputsDir, `${i + 1}.json`),
-            env: childEnv,
-            runner,
-            cdkCommand,
-          });
-        if (!deployed.ok) {
-          let diagnosis: StackDiagnosis | undefined;
-          let diagnosisError = "";
-          try {
-            diagnosis = await diagnoseStack(cfn, name, { ...retry, since });
-          } catch (e) {
-            diagnosisError = describeError(e);
-          }
-          failed(diagnosis?.events ?? []);
-          if (diagnosis) {
-            log(`[deploy] stack ${name} failed; CloudFormation events of this operation:`);
-            for (const line of diagnosis.table.split("\n")) log(`[deploy]   ${line}`);
-            log(`[deploy] ${diagnosis.message}`);
-          }
-          const rest = outcome.notDeployed;
-          throw new AphexError(
-            (step.reviewed
-              ? `executing the reviewed change set of stack "${name}" failed`
-              : `cdk deploy of stack "${name}" failed (exit ${deployed.exitCode})`) +
-              (diagnosis ? `: ${diagnosis.message}` : ``) +
-              (diagnosisError
-                ? `; its CloudFormation events could not be read (${diagnosisError})`
-                : "") +
-              (rest.length > 0 ? `; not deployed: ${rest.join(", ")}` : ""),
-          );
-        }
-        let stackOutputs: Record<string, string>;
-        try {
-          stackOutputs = await getStackOutputs(cfn, name, retry);
-        } catch (e) {
-          failed([]);
-          throw new AphexError(
-            `stack "${name}" was deployed but its outputs could not be read: ${describeError(e)}`,
-          );
-        }
-        outcome.outputs[name] = stackOutputs;
-        outcome.results.push({
-          success: true,
-          stackName: name,
-          stackOutputs,
-          duration: duration(),
-          cloudformationEvents: [],
+      const stackStep = (step: DeployStep, i: number) =>
+        deployStackStep(step, i, {
+          cfn: stackCfn,
+          ordered,
+          outcome,
+          log,
+          retry,
+          recreateFailed: inputs.recreateFailed === true,
+          ...(deps.signal ? { signal: deps.signal } : {}),
+          clock,
+          outputsDir,
+          env: childEnv,
+          runner,
+          cdkCommand,
         });
-        outcome.notDeployed = ordered.slice(i + 1).map((p) => p.name);
-        log(
-          `[deploy] stack ${name} ${deployed.noChanges ? "had no changes" : "deployed"} in ` +
-            `${duration().toFixed(2)} s; ${Object.keys(stackOutputs).length} output(s)`,
-        );
-      };
       try {
         await runInDependencyOrder(ordered, stackStep, {
           concurrency: config.deploy.concurrency,
