@@ -32,12 +32,7 @@ import { AphexError, describeError, ExitCode, usageError } from "../models/error
 import { buildTopology, pipelineSteps, type StepKind } from "../templates/topology.ts";
 import { LocalArtifactStore, metadataKey } from "../adapters/store/artifacts.ts";
 import { createCdkRunner, DEFAULT_CDK_COMMAND } from "../adapters/cdk/cli.ts";
-import {
-  gitEnvironment,
-  type GitRunner,
-  runGit,
-  validateCommitSha,
-} from "../adapters/git/checkout.ts";
+import type { GitRunner } from "../adapters/git/checkout.ts";
 // The AWS SDK and the deploy stage are loaded only when a step talks to AWS.
 import type { StsClientFactory } from "../adapters/aws/credentials.ts";
 import { makeRedactor, secretValuesFromEnv } from "../adapters/process/exec.ts";
@@ -49,6 +44,8 @@ import {
   type StageInputs,
   withTerminationSignal,
 } from "../command/stage_runtime.ts";
+import { type CredentialCheck, detectAwsCredentials } from "../adapters/aws/caller_identity.ts";
+import { prepareWorkspace } from "../adapters/git/local_checkout.ts";
 import { runBuild } from "./build.ts";
 import { formatProblem, runPreflight } from "./preflight.ts";
 import { parseCdkCommand } from "../adapters/cdk/app.ts";
@@ -80,10 +77,7 @@ export interface RunLocalInputs {
   cdkCommand?: readonly string[];
 }
 
-/** Whether the default AWS credential chain works, from a bounded `sts:GetCallerIdentity`. */
-export type CredentialCheck =
-  | { available: true; account: string; arn: string }
-  | { available: false; reason: string };
+export { type CredentialCheck, detectAwsCredentials, prepareWorkspace };
 
 /** Injected dependencies of {@linkcode runLocal}. */
 export interface RunLocalDeps {
@@ -159,48 +153,6 @@ function firstLine(text: string): string {
   return text.split("\n")[0]!.trim();
 }
 
-/**
- * Bounded `sts:GetCallerIdentity` on the default credential chain: whether `cdk diff`, the AWS
- * checks of preflight and deployments can run. Never throws.
- */
-export async function detectAwsCredentials(
-  region: string,
-  options: { stsClient?: StsClientFactory; timeoutMs?: number } = {},
-): Promise<CredentialCheck> {
-  const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let client;
-  try {
-    const [{ createStsClient, DEFAULT_STS_TIMEOUT_MS }, { GetCallerIdentityCommand }] =
-      await Promise
-        .all([import("../adapters/aws/credentials.ts"), import("@aws-sdk/client-sts")]);
-    const timeoutMs = options.timeoutMs ?? DEFAULT_STS_TIMEOUT_MS;
-    client = (options.stsClient ?? createStsClient)({ region });
-    const sts = client;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new Error(`no answer from STS within ${timeoutMs} ms`));
-      }, timeoutMs);
-    });
-    const out = await Promise.race([
-      sts.send(new GetCallerIdentityCommand({}), { abortSignal: controller.signal }),
-      timeout,
-    ]);
-    return { available: true, account: out.Account ?? "", arn: out.Arn ?? "" };
-  } catch (e) {
-    const name = (e as { name?: unknown })?.name;
-    const message = firstLine(describeError(e));
-    return {
-      available: false,
-      reason: typeof name === "string" && name !== "Error" ? `${name}: ${message}` : message,
-    };
-  } finally {
-    clearTimeout(timer);
-    client?.destroy();
-  }
-}
-
 const ABORTED = Symbol("aborted");
 
 /** `promise`, or {@linkcode ABORTED} as soon as `signal` fires (a prompt must not block Ctrl-C). */
@@ -244,103 +196,6 @@ export function formatSummary(outcome: Pick<RunLocalOutcome, "steps" | "exitCode
     `exit code ${outcome.exitCode}`,
     "",
   ].join("\n");
-}
-
-async function git(
-  runner: GitRunner,
-  args: string[],
-  options: { cwd: string; env: Record<string, string> },
-): Promise<string> {
-  const result = await runner(args, options);
-  if (result.code !== 0) {
-    throw new AphexError(
-      `git ${args[0]} failed in ${options.cwd} (exit ${result.code}): ${
-        firstLine(result.stderr) || "no message"
-      }`,
-    );
-  }
-  return result.stdout.trim();
-}
-
-/**
- * HEAD of the workspace and whether its tree is dirty (untracked files count; `.aphex/` is
- * ignored). With `commitSha`, checks that commit out first (detached HEAD, refused on a dirty tree,
- * the commit must exist locally).
- *
- * @throws {AphexError} exit 2 when the workspace is not the top of a git work tree, the commit is
- * unknown or the tree is dirty while a checkout was asked for.
- */
-export async function prepareWorkspace(
-  workspace: string,
-  options: {
-    env: Record<string, string | undefined>;
-    commitSha?: string;
-    git?: GitRunner;
-    log: (line: string) => void;
-  },
-): Promise<{ head: string; dirty: boolean; changes: number }> {
-  const runner = options.git ?? runGit;
-  const env = gitEnvironment(options.env);
-  const at = { cwd: workspace, env };
-  let top: string;
-  try {
-    top = await git(runner, ["rev-parse", "--show-toplevel"], at);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw usageError(`workspace ${workspace} not found`);
-    throw usageError(
-      `workspace ${workspace} is not a git repository: aphex run --local runs a ` +
-        `commit of a checkout (${describeError(e)})`,
-    );
-  }
-  const [a, b] = await Promise.all([Deno.realPath(top), Deno.realPath(workspace)]);
-  if (a !== b) {
-    throw usageError(
-      `workspace ${workspace} is not the top of its git repository (${top}); pass --workspace ${top}`,
-    );
-  }
-  const status = async () => {
-    const text = await git(
-      runner,
-      ["status", "--porcelain", "--untracked-files=normal", "--", ".", ":(exclude).aphex"],
-      at,
-    );
-    return text === "" ? 0 : text.split("\n").length;
-  };
-  const head = async () => {
-    try {
-      return await git(runner, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], at);
-    } catch {
-      throw usageError(`workspace ${workspace} has no commit yet; commit something first`);
-    }
-  };
-  let changes = await status();
-  if (options.commitSha) {
-    const sha = validateCommitSha(options.commitSha);
-    const current = await head();
-    if (current !== sha) {
-      if (changes > 0) {
-        throw usageError(
-          `--commit-sha ${sha}: the work tree has ${changes} uncommitted change(s); commit or ` +
-            "stash them first (a local run never discards changes)",
-        );
-      }
-      const known = await runner(["cat-file", "-e", `${sha}^{commit}`], at);
-      if (known.code !== 0) {
-        throw usageError(`commit ${sha} is not in the local repository; git fetch it first`);
-      }
-      await git(
-        runner,
-        ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha, "--"],
-        at,
-      );
-      options.log(
-        `[run] checked out ${sha} (detached HEAD; it was ${current}); ` +
-          "`git switch -` returns to where you were",
-      );
-      changes = await status();
-    }
-  }
-  return { head: await head(), dirty: changes > 0, changes };
 }
 
 function plan(config: AphexConfig, selected: EnvironmentConfig[]): PlannedStep[] {

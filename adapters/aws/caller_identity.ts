@@ -1,0 +1,59 @@
+/**
+ * Whether the default AWS credential chain works on this machine (a laptop before `run --local`
+ * deploys): a bounded `sts:GetCallerIdentity`. The SDK is imported only when asked, so the
+ * commands that may not need AWS start without it.
+ * @module
+ */
+import { describeError } from "../../models/errors.ts";
+import type { StsClientFactory } from "./credentials.ts";
+
+/** Whether the default AWS credential chain works, from a bounded `sts:GetCallerIdentity`. */
+export type CredentialCheck =
+  | { available: true; account: string; arn: string }
+  | { available: false; reason: string };
+
+function firstLine(text: string): string {
+  return text.split("\n")[0]!.trim();
+}
+
+/**
+ * Bounded `sts:GetCallerIdentity` on the default credential chain: whether `cdk diff`, the AWS
+ * checks of preflight and deployments can run. Never throws.
+ */
+export async function detectAwsCredentials(
+  region: string,
+  options: { stsClient?: StsClientFactory; timeoutMs?: number } = {},
+): Promise<CredentialCheck> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let client;
+  try {
+    const [{ createStsClient, DEFAULT_STS_TIMEOUT_MS }, { GetCallerIdentityCommand }] =
+      await Promise
+        .all([import("./credentials.ts"), import("@aws-sdk/client-sts")]);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_STS_TIMEOUT_MS;
+    client = (options.stsClient ?? createStsClient)({ region });
+    const sts = client;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new Error(`no answer from STS within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    const out = await Promise.race([
+      sts.send(new GetCallerIdentityCommand({}), { abortSignal: controller.signal }),
+      timeout,
+    ]);
+    return { available: true, account: out.Account ?? "", arn: out.Arn ?? "" };
+  } catch (e) {
+    const name = (e as { name?: unknown })?.name;
+    const message = firstLine(describeError(e));
+    return {
+      available: false,
+      reason: typeof name === "string" && name !== "Error" ? `${name}: ${message}` : message,
+    };
+  } finally {
+    clearTimeout(timer);
+    client?.destroy();
+  }
+}
