@@ -3,7 +3,18 @@
  * JSON codecs (camelCase keys, ISO-8601 UTC datetimes, exact round trip).
  * @module
  */
-import { array, type Codec, date, integer, literal, nullable, object, string } from "./_codec.ts";
+import {
+  array,
+  type Codec,
+  date,
+  integer,
+  literal,
+  nullable,
+  object,
+  optional,
+  record,
+  string,
+} from "./_codec.ts";
 
 /**
  * Status of a workflow or stage. `superseded` (an extension of the spec's three values): the run
@@ -42,6 +53,11 @@ export interface WorkflowMetadata {
   status: RunStatus;
   /** Stages in execution order. */
   stages: StageMetadata[];
+  /**
+   * The deployment plans of the run, environment → one-line summary (an extension of the spec's
+   * model: present only when a plan ran).
+   */
+  plans?: Record<string, string>;
 }
 
 /** One stored build artifact. */
@@ -80,6 +96,7 @@ export const WorkflowMetadataCodec: Codec<WorkflowMetadata> = object<WorkflowMet
   completedAt: nullable(date),
   status,
   stages: array(StageMetadataCodec),
+  plans: optional(record(string)),
 });
 
 /** JSON codec of {@linkcode ArtifactMetadata}. */

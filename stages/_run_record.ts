@@ -268,15 +268,15 @@ export function summarizeRun(
 }
 
 /**
- * `<env>: <summary>` of every environment whose plan stage ran in this run, from the stored plans
+ * The summary of every environment whose plan stage ran in this run, from the stored plans
  * (`<sha>/plans/<env>.json`); unreadable plans are reported through `warn` and skipped.
  */
 export async function planSummaries(
   store: ArtifactStore,
   commitSha: string,
   options: { records: readonly StageRecord[]; warn: (message: string) => void },
-): Promise<string[]> {
-  const out: string[] = [];
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
   for (const r of options.records) {
     const env = /^plan-(.+)$/.exec(r.stage.stageName)?.[1];
     if (env === undefined) continue;
@@ -284,7 +284,7 @@ export async function planSummaries(
     try {
       if (!(await store.exists(key))) continue;
       const plan = JSON.parse(await readText(store, key)) as EnvironmentPlan;
-      out.push(`${env}: ${summarizePlan(plan)}`);
+      out[env] = summarizePlan(plan);
     } catch (e) {
       options.warn(`plan of ${env} not summarized: ${e instanceof Error ? e.message : e}`);
     }

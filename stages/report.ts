@@ -285,6 +285,12 @@ export async function runReport(inputs: ReportInputs, deps: ReportDeps): Promise
       failures: inputs.failures,
       now: clock(),
     });
+    // The deployment plans of the run (one line per environment) go into the run record and the
+    // notification.
+    const plans = store
+      ? await planSummaries(store, inputs.commitSha, { records: outcome.records, warn: problem })
+      : {};
+    if (Object.keys(plans).length > 0) run.plans = plans;
     outcome.metadata = run;
     const failedStage = firstFailedStage(run);
     logger.info(
@@ -347,12 +353,7 @@ export async function runReport(inputs: ReportInputs, deps: ReportDeps): Promise
         records: outcome.records,
         argoLink,
         repository: inputs.repository,
-        plans: store
-          ? await planSummaries(store, inputs.commitSha, {
-            records: outcome.records,
-            warn: problem,
-          })
-          : [],
+        plans: Object.entries(plans).map(([env, summary]) => `${env}: ${summary}`),
       });
       outcome.notifications = await sendNotifications(summary, {
         ...retry,

@@ -1,9 +1,11 @@
-/** The run's deployment plans reach the notification: one line per planned environment. */
+/** The run's deployment plans reach the run record and the notification: one line per environment. */
 import assert from "node:assert/strict";
 import { recordStageEnd, recordStageStart } from "../adapters/store/stage_records.ts";
 import { formatNotificationText, slackPayload } from "../adapters/monitoring/notify.ts";
 import { planKey } from "../adapters/store/artifacts.ts";
 import type { EnvironmentPlan } from "../models/plan.ts";
+import { fromJsonText, toJsonText } from "../models/_codec.ts";
+import { WorkflowMetadataCodec } from "../models/metadata.ts";
 import { assembleWorkflowMetadata, planSummaries, summarizeRun } from "../stages/_run_record.ts";
 import { SHA, withTempStore } from "./monitoring/_helpers.ts";
 
@@ -45,8 +47,8 @@ Deno.test("notifications carry each planned environment's plan summary", async (
     const warnings: string[] = [];
     const plans = await planSummaries(store, SHA, { records, warn: (m) => warnings.push(m) });
     assert.deepEqual(warnings, []);
-    assert.equal(plans.length, 1);
-    assert.match(plans[0]!, /^prod: .*1 replacement/);
+    assert.deepEqual(Object.keys(plans), ["prod"]);
+    assert.match(plans.prod!, /1 replacement/);
     const run = assembleWorkflowMetadata({
       workflow: target.workflow,
       commitSha: SHA,
@@ -54,8 +56,13 @@ Deno.test("notifications carry each planned environment's plan summary", async (
       workflowStatus: "Failed",
       createdAt: null,
     }, { records, failures: [], now: new Date() });
-    const summary = summarizeRun(run, { records, argoLink: null, repository: null, plans });
-    assert.ok(formatNotificationText(summary).includes(`Plan:         ${plans[0]}`));
-    assert.ok(slackPayload(summary).text.includes(`*Plan:* ${plans[0]}`));
+    // The run record keeps them (and reads back).
+    run.plans = plans;
+    const back = fromJsonText(WorkflowMetadataCodec, toJsonText(WorkflowMetadataCodec, run), "run");
+    assert.deepEqual(back.plans, plans);
+    const line = `prod: ${plans.prod}`;
+    const summary = summarizeRun(run, { records, argoLink: null, repository: null, plans: [line] });
+    assert.ok(formatNotificationText(summary).includes(`Plan:         ${line}`));
+    assert.ok(slackPayload(summary).text.includes(`*Plan:* ${line}`));
   });
 });
