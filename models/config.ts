@@ -78,6 +78,11 @@ export interface EnvironmentConfig {
   wave?: string;
   /** How long an approval gate waits before the run fails as "approval expired" (`24h`). */
   approvalTimeout: string;
+  /**
+   * CDK context keys that must be set (non-empty) in the environment's CDK apps (`cdk.json` or
+   * `cdk.context.json`); preflight checks them before anything is built.
+   */
+  requiredContext?: string[];
   /** Review gate of the deployment plan (issue 14); see {@linkcode reviewPolicy} for the default. */
   review?: ReviewConfig;
   /** What happens when the environment's tests fail (default: nothing, the run fails). */
@@ -327,6 +332,7 @@ export function applyDefaults(raw: RawAphexConfig): AphexConfig {
       if (e.tests !== undefined) env.tests = { commands: [...e.tests.commands] };
       if (e.role !== undefined) env.role = e.role;
       if (e.wave !== undefined) env.wave = e.wave;
+      if (e.requiredContext !== undefined) env.requiredContext = [...e.requiredContext];
       if (e.review !== undefined) {
         env.review = reviewPolicy({ approval: env.approval, review: e.review as ReviewConfig });
       }

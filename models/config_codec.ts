@@ -72,6 +72,7 @@ export const EnvironmentConfigCodec: Codec<EnvironmentConfig> = object<Environme
   hooks: HooksConfigCodec,
   wave: optional(string),
   approvalTimeout: string,
+  requiredContext: optional(array(string)),
   review: optional(
     object<ReviewConfig>({
       approve: literal("never", "on-risk", "always"),

@@ -319,9 +319,17 @@ export async function runPreflight(
       }
     }
   }
-  const keys = inputs.contextKeys ?? [];
   for (const [dir, users] of apps) {
     const app = relative(inputs.workspace, dir) || ".";
+    // `--require-context` keys, and each environment's own `requiredContext` for its apps.
+    const keys = [
+      ...new Set([
+        ...inputs.contextKeys ?? [],
+        ...environments.filter((e) => users.includes(e.name)).flatMap((e) =>
+          e.requiredContext ?? []
+        ),
+      ]),
+    ];
     let context: Record<string, unknown>;
     try {
       context = await readCdkContext(dir);
