@@ -116,13 +116,27 @@ export async function libStorageCalls(callerText: string): Promise<string[]> {
   })
     .output();
   const npmCache: string = JSON.parse(new TextDecoder().decode(info.stdout)).npmCache;
-  const path = join(
-    npmCache,
-    "registry.npmjs.org/@aws-sdk/lib-storage",
-    version,
-    "dist-es/Upload.js",
-  );
-  const text = await readFile(path, "utf8");
+  // The cache keeps one folder per registry: find the one holding this version.
+  let text: string | undefined;
+  for await (const registry of Deno.readDir(npmCache)) {
+    if (!registry.isDirectory) continue;
+    const path = join(
+      npmCache,
+      registry.name,
+      "@aws-sdk/lib-storage",
+      version,
+      "dist-es/Upload.js",
+    );
+    try {
+      text = await readFile(path, "utf8");
+      break;
+    } catch {
+      // not in this registry's folder
+    }
+  }
+  if (text === undefined) {
+    throw new Error(`@aws-sdk/lib-storage ${version} not found in ${npmCache}`);
+  }
   const s3 = await import("@aws-sdk/client-s3") as Record<string, unknown>;
   const calls = new Set<string>();
   for (const m of text.matchAll(/new ([A-Z][A-Za-z0-9]*Command)\(/g)) {
