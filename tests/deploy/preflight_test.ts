@@ -322,3 +322,34 @@ Deno.test("commandTool: first word after assignments; builtins, paths and expans
     "make",
   ]);
 });
+
+/**
+ * Required CDK context from the configuration (`environments[].requiredContext`): a push run's
+ * preflight checks it without any flag, naming the environment and the app.
+ */
+Deno.test("preflight: environments[].requiredContext is checked in that environment's CDK apps", async () => {
+  const config = configYaml({
+    build: ["git --version"],
+    devExtra: ['requiredContext: ["aphex:team", "aphex:empty", "aphex:absent"]'],
+  });
+  await withWorkspace({ "aphex-config.yaml": config, ...REPO_FILES }, async (ws, env) => {
+    const logs: string[] = [];
+    const report = await runPreflight(
+      { workspace: ws, configFile: "aphex-config.yaml", environment: "dev", skipAws: true },
+      { env, log: (l) => logs.push(l) },
+    );
+    assert.equal(report.exitCode, 1, logs.join("\n"));
+    const context = report.problems.filter((p) => p.check === "context");
+    assert.deepEqual(
+      context.map((p) => [p.environment, p.message.replace(/ in .*$/, "")]),
+      [
+        ["dev", 'CDK context key "aphex:empty" is missing or empty'],
+        ["dev", 'CDK context key "aphex:absent" is missing or empty'],
+      ],
+    );
+    assert.ok(
+      report.passed.some((l) => /1\/3 context key\(s\) set/.test(l)),
+      report.passed.join("\n"),
+    );
+  });
+});
