@@ -75,7 +75,8 @@ export async function checkConfigFile(
   file: string,
   options: ConfigFileOptions,
 ): Promise<ParseConfigResult> {
-  return parseConfig(await readConfigText(file, options), configParseOptions(file, options));
+  const text = await readConfigText(file, options);
+  return parseConfig(text, configParseOptions(file, options));
 }
 
 /** Reads and parses a configuration file; throws a usage error listing every issue. */
@@ -83,5 +84,6 @@ export async function loadConfigFile(
   file: string,
   options: ConfigFileOptions,
 ): Promise<AphexConfig> {
-  return parseConfigOrThrow(await readConfigText(file, options), configParseOptions(file, options));
+  const text = await readConfigText(file, options);
+  return parseConfigOrThrow(text, configParseOptions(file, options));
 }

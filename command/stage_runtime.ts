@@ -11,7 +11,12 @@ import { noteTerminationSignal, str } from "./contract.ts";
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from "./config_file.ts";
 import { type AphexConfig, type EnvironmentConfig, findEnvironment } from "../models/config.ts";
 import { AphexError, usageError } from "../models/errors.ts";
-import { checkoutCommit, type GitRunner, validateCommitSha } from "../adapters/git/checkout.ts";
+import {
+  checkoutCommit,
+  type GitRemoteOptions,
+  type GitRunner,
+  validateCommitSha,
+} from "../adapters/git/checkout.ts";
 import type { ArtifactStore } from "../adapters/store/artifacts.ts";
 import type { AwsClientOptions } from "../adapters/aws/clients.ts";
 import { openArtifactStore } from "../adapters/store/artifacts.ts";
@@ -342,6 +347,27 @@ export interface StageDeps {
 }
 
 /**
+ * How the stage reaches its repository, for the checkout and every later fetch of it (the stale
+ * and superseded checks): the URL ({@linkcode resolveRepoUrl}), the branch, the token from
+ * {@linkcode GITHUB_TOKEN_ENV} and the test-only settings.
+ */
+export async function repoAccess(
+  inputs: StageInputs,
+  deps: Pick<StageDeps, "env" | "git" | "allowFileUrls">,
+): Promise<GitRemoteOptions> {
+  const repoUrl = await resolveRepoUrl(inputs);
+  const token = deps.env[GITHUB_TOKEN_ENV];
+  return {
+    ...(repoUrl ? { repoUrl } : {}),
+    ...(inputs.branch ? { branch: inputs.branch } : {}),
+    ...(token ? { token } : {}),
+    ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
+    ...(deps.git ? { git: deps.git } : {}),
+    env: deps.env,
+  };
+}
+
+/**
  * Checks out the stage's commit into the workspace (repository URL from the inputs or the config,
  * the token from {@linkcode GITHUB_TOKEN_ENV}) and loads the configuration of that commit.
  * `deps.log` receives git's progress lines.
@@ -350,17 +376,11 @@ export async function checkoutStage(
   inputs: StageInputs,
   deps: Pick<StageDeps, "env" | "log" | "git" | "allowFileUrls">,
 ): Promise<AphexConfig> {
-  const repoUrl = await resolveRepoUrl(inputs);
-  const token = deps.env[GITHUB_TOKEN_ENV];
+  const repo = await repoAccess(inputs, deps);
   await checkoutCommit({
+    ...repo,
     workspace: inputs.workspace,
     commitSha: inputs.commitSha,
-    ...(repoUrl ? { repoUrl } : {}),
-    ...(inputs.branch ? { branch: inputs.branch } : {}),
-    ...(token ? { token } : {}),
-    ...(deps.allowFileUrls ? { allowFileUrls: true } : {}),
-    ...(deps.git ? { git: deps.git } : {}),
-    env: deps.env,
     log: deps.log,
   });
   return await loadStageConfig(inputs);

@@ -7,14 +7,10 @@
 import { join } from "node:path";
 import type { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { AphexError, describeError } from "../models/errors.ts";
-import type { EnvironmentPlan, StackPlan } from "../models/plan.ts";
+import type { StackPlan } from "../models/plan.ts";
 import type { DeploymentResult } from "../models/results.ts";
-import {
-  type AssemblyStack,
-  type CdkRunner,
-  type CloudAssembly,
-  deployStack,
-} from "../adapters/cdk/cli.ts";
+import { type CdkRunner, deployStack } from "../adapters/cdk/cli.ts";
+import type { SynthesizedStack } from "../adapters/cdk/synth_environment.ts";
 import {
   assertStackDeployable,
   diagnoseStack,
@@ -27,7 +23,6 @@ import {
   executeReviewedChangeSet,
   StaleChangeSetError,
 } from "../adapters/cloudformation/change_sets.ts";
-import { type ArtifactStore, planKey, readText } from "../adapters/store/artifacts.ts";
 
 /** CloudFormation events from this long before a stack operation started count as its own. */
 export const EVENT_CLOCK_SKEW_MS = 60_000;
@@ -45,40 +40,14 @@ export function eventRecord(event: FailureEvent): Record<string, unknown> {
 
 /** One stack to deploy: synthesized (`cdk deploy`) or from the reviewed plan (its change set). */
 export interface DeployStep {
+  /** The stack's name in CloudFormation. */
   name: string;
-  synthesized?: PlannedStack;
+  /** The stack in its synthesized assembly (`cdk deploy`). */
+  synthesized?: SynthesizedStack;
+  /** The stack's part of the reviewed plan (its change set executed by id). */
   reviewed?: StackPlan;
-}
-
-/**
- * Reads the plan the plan step stored for this commit and environment (`<sha>/plans/<env>.json`).
- *
- * @throws {AphexError} exit 1 when it is missing, or made for another commit or environment.
- */
-export async function readReviewedPlan(
-  store: ArtifactStore,
-  sha: string,
-  target: { name: string; stacks: { name: string }[] },
-): Promise<EnvironmentPlan> {
-  const key = planKey(sha, target.name);
-  if (!(await store.exists(key))) {
-    throw new AphexError(
-      `no plan for ${target.name} at ${
-        store.uriFor(key)
-      }: run \`aphex plan --env ${target.name}\` first`,
-    );
-  }
-  const plan = JSON.parse(await readText(store, key)) as EnvironmentPlan;
-  if (
-    plan.commitSha !== sha || plan.environment !== target.name ||
-    plan.stacks.length !== target.stacks.length
-  ) {
-    throw new AphexError(
-      `the plan at ${store.uriFor(key)} is not a plan of ${target.name} at ${sha} with ` +
-        `${target.stacks.length} stack(s); run the plan again`,
-    );
-  }
-  return plan;
+  /** Names of the stacks it waits for (its dependencies; for a reviewed plan every stack before it). */
+  after: readonly string[];
 }
 
 /**
@@ -108,12 +77,6 @@ async function executeReviewed(
     options.log(`[deploy] ${describeError(e)}`);
     return { ok: false, exitCode: 1, noChanges: false };
   }
-}
-
-export interface PlannedStack {
-  assembly: CloudAssembly;
-  stack: AssemblyStack;
-  appDir: string;
 }
 
 /** What {@linkcode deployStackStep} needs from the deploy stage. */

@@ -1,18 +1,14 @@
 /**
  * Never older over newer: the deploy stage's check, before anything deploys, that the commit it
  * is about to deploy is not an ancestor of the commit live in the environment
- * (`envs/<env>/current.json`), and the record of the new live commit after a successful deploy.
+ * (`envs/<env>/current.json`; the deploy records the new live commit there after it succeeded).
  * A helper of the deploy stage (not a stage of its own).
  * @module
  */
 import { type CommitRelation, commitRelation } from "../adapters/git/ancestry.ts";
-import {
-  type CurrentDeployment,
-  readCurrentDeployment,
-  writeCurrentDeployment,
-} from "../adapters/store/current.ts";
+import { type CurrentDeployment, readCurrentDeployment } from "../adapters/store/current.ts";
 import type { ArtifactStore } from "../adapters/store/artifacts.ts";
-import type { GitRunner } from "../adapters/git/checkout.ts";
+import type { GitRemoteOptions } from "../adapters/git/checkout.ts";
 
 /** The verdict of {@linkcode checkStaleDeploy}. */
 export interface StaleVerdict {
@@ -34,18 +30,8 @@ export interface StaleCheckOptions {
   workspace: string;
   /** Commit about to deploy. */
   sha: string;
-  /** Repository to fetch the live commit from. */
-  repoUrl?: string;
-  /** Branch, fetched when the server refuses a fetch by SHA. */
-  branch?: string;
-  /** Token for https remotes. */
-  token?: string;
-  /** Accept file:// URLs (tests only). */
-  allowFileUrls?: boolean;
-  /** Environment git inherits from. */
-  env?: Record<string, string | undefined>;
-  /** Git runner (tests). */
-  git?: GitRunner;
+  /** How to fetch the live commit (the checkout's remote, branch and token). */
+  repo: GitRemoteOptions;
   /** Progress messages. */
   log?: (line: string) => void;
 }
@@ -70,15 +56,7 @@ export async function checkStaleDeploy(
   const { relation, note } = await commitRelation(options.workspace, {
     live: live.sha,
     candidate: options.sha,
-  }, {
-    ...(options.repoUrl ? { repoUrl: options.repoUrl } : {}),
-    ...(options.branch ? { branch: options.branch } : {}),
-    ...(options.token ? { token: options.token } : {}),
-    ...(options.allowFileUrls ? { allowFileUrls: true } : {}),
-    ...(options.env ? { env: options.env } : {}),
-    ...(options.git ? { git: options.git } : {}),
-    ...(options.log ? { log: options.log } : {}),
-  });
+  }, { ...options.repo, ...(options.log ? { log: options.log } : {}) });
   const by = `${live.sha} (deployed ${live.time.toISOString()}${
     live.workflow ? ` by ${live.workflow}` : ""
   })`;
@@ -115,13 +93,4 @@ export async function checkStaleDeploy(
           `commit over a newer one (nothing was deployed to ${environment})`,
       };
   }
-}
-
-/** Records `sha` as live in `environment` after a successful deploy; returns the record's URI. */
-export async function recordLiveCommit(
-  store: ArtifactStore,
-  environment: string,
-  current: CurrentDeployment,
-): Promise<string> {
-  return await writeCurrentDeployment(store, environment, current);
 }

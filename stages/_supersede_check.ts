@@ -8,8 +8,12 @@
  * @module
  */
 import { commitRelation } from "../adapters/git/ancestry.ts";
-import type { GitRunner } from "../adapters/git/checkout.ts";
-import type { KubeClient } from "../adapters/kubernetes/client.ts";
+import type { GitRemoteOptions } from "../adapters/git/checkout.ts";
+import {
+  createKubeClient,
+  type KubeClient,
+  loadKubeConfig,
+} from "../adapters/kubernetes/client.ts";
 import { runSummaryOf, supersedingCandidates } from "../models/run_order.ts";
 import { AphexError } from "../models/errors.ts";
 import { COMPONENT_LABEL, NAME_LABEL } from "../templates/_common.ts";
@@ -38,15 +42,8 @@ export interface SupersedeCheckOptions {
   sha: string;
   /** The stage's checkout (for git ancestry). */
   workspace: string;
-  /** Repository options of the ancestry check. */
-  git?: {
-    repoUrl?: string;
-    branch?: string;
-    token?: string;
-    allowFileUrls?: boolean;
-    env?: Record<string, string | undefined>;
-    git?: GitRunner;
-  };
+  /** How to fetch the other runs' commits (the checkout's remote, branch and token). */
+  git?: GitRemoteOptions;
   /** Progress messages. */
   log?: (line: string) => void;
 }
@@ -91,4 +88,68 @@ export async function stopRun(
     name: run.workflow,
     namespace: run.namespace,
   }, { spec: { shutdown: "Stop" } });
+}
+
+/** What {@linkcode supersedeCheckpoint} checks for. */
+export interface CheckpointOptions {
+  /** `pipeline.executionMode`; only `superseded` ever supersedes. */
+  executionMode: string;
+  /** Namespace of the pipeline's Workflows. */
+  namespace: string;
+  /** `pipeline.name`. */
+  pipeline: string;
+  /** This run's Workflow (`APHEX_WORKFLOW_NAME`); outside a workflow nothing is superseded. */
+  workflow?: string;
+  /** This run's branch (ref). */
+  branch?: string;
+  /** This run's commit. */
+  sha: string;
+  /** The stage's checkout. */
+  workspace: string;
+  /** How to fetch the other runs' commits. */
+  repo: GitRemoteOptions;
+  /** Kubernetes client (default: from the pod's service account, made on first use). */
+  kube?: KubeClient;
+  /** Environment of the Kubernetes client's configuration (`KUBECONFIG`…). */
+  env: Record<string, string | undefined>;
+  /** Progress messages. */
+  log: (line: string) => void;
+}
+
+/**
+ * The superseded check of a deploy, as a function called at each checkpoint ("reaching the
+ * environment", "right before deploying"): resolves to the newer run when one supersedes this
+ * one, else undefined. In `queued` mode, or outside a workflow (nothing to stop), it never
+ * supersedes and never talks to Kubernetes.
+ */
+export function supersedeCheckpoint(
+  options: CheckpointOptions,
+): (when: string) => Promise<Superseder | undefined> {
+  let kube = options.kube;
+  return async (when) => {
+    const workflow = options.workflow;
+    if (options.executionMode !== "superseded" || !workflow) return undefined;
+    const by = await findSuperseder({
+      kube: kube ??= createKubeClient(
+        await loadKubeConfig({ env: options.env, cwd: options.workspace }),
+      ),
+      namespace: options.namespace,
+      pipeline: options.pipeline,
+      workflow,
+      ref: options.branch ?? "",
+      sha: options.sha,
+      workspace: options.workspace,
+      git: options.repo,
+      log: options.log,
+    });
+    if (!by) {
+      options.log(`${when}: no newer commit of ${options.branch ?? "the branch"} is waiting`);
+      return undefined;
+    }
+    options.log(
+      `SUPERSEDED ${when}: commit ${by.sha} (run ${by.workflow}) is newer and waiting; ` +
+        "this run stops here without deploying",
+    );
+    return by;
+  };
 }

@@ -27,11 +27,10 @@ import {
 } from "../adapters/store/artifacts.ts";
 import {
   type CommandOutcome,
-  makeRedactor,
-  type Redactor,
   runShellCommand,
   secretValuesFromEnv,
 } from "../adapters/process/exec.ts";
+import { openStageLog } from "../adapters/process/stage_log.ts";
 import { sha256File } from "../adapters/store/hash.ts";
 import {
   assertReadableInside,
@@ -179,16 +178,12 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
   const timings: BuildTimings = { checkoutMs: 0, commandsMs: 0, hashMs: 0, uploadMs: 0 };
   const sha = inputs.commitSha;
   const clock = deps.clock ?? (() => new Date());
-  const redact: Redactor = makeRedactor(secretValuesFromEnv(deps.env));
-  const logFile = await Deno.makeTempFile({ prefix: "aphex-build-", suffix: ".log" });
-  const logHandle = await Deno.open(logFile, { write: true, truncate: true });
-  const encoder = new TextEncoder();
-  const log = (line: string) => {
-    const clean = redact(line);
-    deps.log(clean);
-    const bytes = encoder.encode(clean + "\n");
-    for (let off = 0; off < bytes.length;) off += logHandle.writeSync(bytes.subarray(off));
-  };
+  const journal = await openStageLog("build", {
+    sink: deps.log,
+    secrets: secretValuesFromEnv(deps.env),
+  });
+  const log = journal.log;
+  const redact = journal.redact;
   let store: ArtifactStore | undefined = deps.store;
   const ownStore = store === undefined;
   try {
@@ -223,7 +218,7 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
         timings,
       };
       try {
-        await activeStore.put(logKey(sha, "build"), { path: logFile }, {
+        await activeStore.put(logKey(sha, "build"), { path: journal.file }, {
           contentType: "text/plain",
         });
         outcome.logUri = activeStore.uriFor(logKey(sha, "build"));
@@ -387,8 +382,7 @@ export async function runBuild(inputs: StageInputs, deps: BuildDeps): Promise<Bu
     log(`[build] published ${metadataUri}`);
     return { exitCode: ExitCode.Ok, result, artifacts, metadataUri, timings };
   } finally {
-    logHandle.close();
-    await Deno.remove(logFile).catch(() => {});
+    await journal.close();
     if (ownStore) store?.close();
   }
 }

@@ -18,7 +18,7 @@
  * No hooks run: `preDeploy` hooks belong to the deployment, a plan must not change anything.
  * @module
  */
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import type { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import {
   type Command,
@@ -41,17 +41,21 @@ import {
   summarizePlan,
   type TemplateDocument,
 } from "../models/plan.ts";
-import { type ArtifactStore, openArtifactStore, planKey } from "../adapters/store/artifacts.ts";
+import { type ArtifactStore, planKey } from "../adapters/store/artifacts.ts";
 import {
   type AssemblyStack,
   type CloudAssembly,
   createCdkRunner,
   DEFAULT_CDK_COMMAND,
   deployStack,
-  locateCdkApps,
-  readCloudAssembly,
-  selectStacks,
 } from "../adapters/cdk/cli.ts";
+import { synthesizeEnvironment } from "../adapters/cdk/synth_environment.ts";
+import { childEnvironment } from "../adapters/cdk/environment.ts";
+import { downloadArtifacts } from "../adapters/store/download.ts";
+import {
+  type CloudFormationFactory,
+  createCloudFormationClient,
+} from "../adapters/cloudformation/client.ts";
 import { fetchAssemblies, storeAssemblies } from "../adapters/store/assemblies.ts";
 import type { RetryOptions } from "../adapters/cloudformation/stacks.ts";
 import {
@@ -62,27 +66,18 @@ import {
 } from "../adapters/cloudformation/change_sets.ts";
 import { resolveDeployCredentials, type StsClientFactory } from "../adapters/aws/credentials.ts";
 import { makeRedactor, type Redactor, secretValuesFromEnv } from "../adapters/process/exec.ts";
-import { freshArtifactsDir } from "../adapters/workspace/boundary.ts";
-import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
+import { parseCdkCommand } from "../adapters/cdk/app.ts";
 import { spec } from "./plan_spec.ts";
 import { environmentContext, setCommitStatuses } from "../adapters/monitoring/github_status.ts";
 import {
-  checkoutStage,
   GITHUB_TOKEN_ENV,
-  resolveBucket,
   resolveStageInputs,
   runStageCommand,
-  selectEnvironment,
   type StageDeps,
   type StageInputs,
   writeOutputs,
 } from "../command/stage_runtime.ts";
-import {
-  childEnvironment,
-  type CloudFormationFactory,
-  createCloudFormationClient,
-  downloadArtifacts,
-} from "../command/deploy_context.ts";
+import { type EnvironmentStage, openEnvironmentStage } from "../command/environment_stage.ts";
 
 /** Inputs of {@linkcode runPlan}. */
 export interface PlanInputs extends StageInputs {
@@ -166,8 +161,7 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<PlanO
   const log = (line: string) => deps.log(redact(line));
   const retry = deps.retry ?? {};
   const tempDirs: string[] = [];
-  let store: ArtifactStore | undefined = deps.store;
-  const ownStore = store === undefined;
+  let opened: EnvironmentStage | undefined;
   let cfn: CloudFormationClient | undefined;
   const outcome: PlanOutcome = {
     exitCode: ExitCode.Ok,
@@ -177,20 +171,10 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<PlanO
     summary: "",
   };
   try {
-    const config = await checkoutStage(inputs, { ...deps, log: (l) => log(`[plan] ${l}`) });
-    const target = selectEnvironment(config, inputs.environment);
+    opened = await openEnvironmentStage(inputs, { ...deps, log: (l) => log(`[plan] ${l}`) });
+    const { config, target, artifactsDir, store: activeStore } = opened;
     outcome.environment = target.name;
     const policy = reviewPolicy(target);
-    const artifactsDir = await freshArtifactsDir(inputs.workspace, config.build.artifacts, {
-      storeDir: inputs.storeDir,
-    });
-    const bucket = resolveBucket(inputs, config);
-    store ??= await openArtifactStore({
-      localRoot: inputs.storeDir,
-      ...(bucket ? { bucket } : {}),
-      aws: { env: deps.env, ...deps.aws },
-    });
-    const activeStore = store;
     log(`[plan] environment ${target.name} (aws://${target.account}/${target.region}); ${sha}`);
     const stage = { step: "artifacts" };
     try {
@@ -218,48 +202,25 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<PlanO
       stage.step = "synth";
       const runner = createCdkRunner({ redact, log });
       const cdkCommand = deps.cdkCommand ?? DEFAULT_CDK_COMMAND;
-      const byName = new Map<
-        string,
-        { assembly: CloudAssembly; stack: AssemblyStack; app: string }
-      >();
-      const synthesized: { dir: string; appDir: string }[] = [];
       const stored = inputs.storedAssembly
         ? await fetchStored(activeStore, { commitSha: sha, environment: target.name }, tempDirs)
         : undefined;
-      for (const app of await locateCdkApps(inputs.workspace, target.stacks)) {
-        const appRel = relative(inputs.workspace, app.appDir) || ".";
-        const outputDir = await Deno.makeTempDir({ prefix: "aphex-plan-out-" });
-        tempDirs.push(outputDir);
-        const fromStore = stored?.find((a) => a.appDir === appRel);
-        if (stored && !fromStore) {
-          throw new AphexError(
-            `the stored assembly of ${target.name} at ${sha} has no app ${appRel}`,
-          );
-        }
-        if (!fromStore) log(`[plan] cdk synth in ${appRel}`);
-        else log(`[plan] stored cloud assembly of ${appRel} (no rebuild, no synth)`);
-        const assembly = fromStore
-          ? await readCloudAssembly(fromStore.dir)
-          : await synthesizeApp(app.appDir, {
-            account: target.account,
-            region: target.region,
-            environment: target.name,
-            commitSha: sha,
-            env: childEnv,
-            outputDir,
-            runner,
-            cdkCommand,
-            workspace: inputs.workspace,
-          });
-        synthesized.push({ dir: assembly.dir, appDir: appRel });
-        const selected = selectStacks(assembly, app.stacks, {
-          expectEnvironment: { account: target.account, region: target.region },
-          context: `environment ${target.name}`,
-        });
-        app.stacks.forEach((n, i) =>
-          byName.set(n, { assembly, stack: selected[i]!, app: app.appDir })
-        );
-      }
+      const { stacks: byName, assemblies: synthesized } = await synthesizeEnvironment(
+        inputs.workspace,
+        target,
+        {
+          commitSha: sha,
+          env: childEnv,
+          runner,
+          cdkCommand,
+          makeOutputDir: async () => {
+            tempDirs.push(await Deno.makeTempDir({ prefix: "aphex-plan-out-" }));
+            return tempDirs.at(-1)!;
+          },
+          ...(stored ? { stored } : {}),
+          log: (l) => log(`[plan] ${l}`),
+        },
+      );
       stage.step = "change sets";
       cfn = (deps.cloudFormation ?? createCloudFormationClient)({
         region: target.region,
@@ -270,7 +231,7 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<PlanO
       const outputsDir = await Deno.makeTempDir({ prefix: "aphex-plan-outputs-" });
       tempDirs.push(outputsDir);
       for (const [i, configured] of target.stacks.entries()) {
-        const { assembly, stack, app } = byName.get(configured.name)!;
+        const { assembly, stack, appDir: app } = byName.get(configured.name)!;
         const stackName = stack.stackName;
         const deployed = await getDeployedTemplate(cfn, stackName, retry);
         const prepared = await deployStack(assembly, stack, {
@@ -377,7 +338,7 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<PlanO
   } finally {
     cfn?.destroy();
     for (const dir of tempDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    if (ownStore) store?.close();
+    opened?.close();
   }
 }
 

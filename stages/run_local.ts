@@ -611,7 +611,7 @@ async function diffEnvironment(
   const { deps } = ctx;
   const [{ resolveDeployCredentials }, { childEnvironment }] = await Promise.all([
     import("../adapters/aws/credentials.ts"),
-    import("./deploy.ts"),
+    import("../adapters/cdk/environment.ts"),
   ]);
   let credentials;
   try {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cdkEnvironment } from "../adapters/cdk/cli.ts";
-import { childEnvironment } from "../stages/deploy.ts";
+import { childEnvironment } from "../adapters/cdk/environment.ts";
 import { runSynth } from "../stages/synth.ts";
 import { assemblyManifest, FAKE_CDK, STACK_NAMES } from "./deploy/_fixture.ts";
 

@@ -22,7 +22,8 @@ import {
 } from "../../adapters/store/artifacts.ts";
 import { checkoutCommit } from "../../adapters/git/checkout.ts";
 import { stageRecordKey } from "../../adapters/store/stage_records.ts";
-import { childEnvironment, runDeploy } from "../../stages/deploy.ts";
+import { runDeploy } from "../../stages/deploy.ts";
+import { childEnvironment } from "../../adapters/cdk/environment.ts";
 import { selectEnvironment } from "../../command/stage_runtime.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";
 import {

@@ -16,7 +16,7 @@ import { sha256Stream } from "../../adapters/store/hash.ts";
 import type { StageInputs } from "../../command/stage_runtime.ts";
 import { freshArtifactsDir } from "../../adapters/workspace/boundary.ts";
 import { type BuildDeps, runBuild } from "../../stages/build.ts";
-import { downloadArtifacts } from "../../stages/deploy.ts";
+import { downloadArtifacts } from "../../adapters/store/download.ts";
 import { makeRepo, testGitEnv } from "./_git_repo.ts";
 
 const OUTSIDE_SECRET = "eyJhbGciOiJSUzI1NiIsImtpZCI6IndlYi1pZGVudGl0eS10b2tlbiJ9.outside-secret";

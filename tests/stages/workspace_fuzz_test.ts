@@ -20,7 +20,7 @@ import {
   listPublishableFiles,
   resolveArtifactsDir,
 } from "../../adapters/workspace/boundary.ts";
-import { downloadArtifacts } from "../../stages/deploy.ts";
+import { downloadArtifacts } from "../../adapters/store/download.ts";
 
 const MARK = "OUTSIDE-BYTES-";
 const NAMES = ["a", "b", "..c", "d d", ".e"] as const;
