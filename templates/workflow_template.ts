@@ -6,7 +6,14 @@
  * per-run data (commit SHA, ref, workflow name, environment) reaches it only through environment
  * variable *values*. There is no script template and no shell anywhere. Environments differ only in
  * the arguments of DAG tasks, so the template grows by a few hundred bytes per environment.
- * No I/O happens in this module.
+ *
+ * This module is the skeleton: the entry DAG (preflight → build → pipeline-update →
+ * environments), the workflow's parameters, deadline, volumes and mutex, and the `report` exit
+ * handler. Its parts live beside it: the container template every step runs
+ * (`_stage_template.ts`), the templates an environment's tasks run, `deploy` (plan → approve →
+ * execute) and `test` (run → rollback) (`_environment_steps.ts`), and the chaining of the
+ * environments' tasks into DAGs within Argo's 200-task cap, with or without waves
+ * (`_environment_dags.ts`). Their public names are re-exported here. No I/O happens in this module.
  * @module
  */
 import type { AphexConfig } from "../models/config.ts";
@@ -18,119 +25,46 @@ import {
   standardLabels,
   TOPOLOGY_HASH_ANNOTATION,
 } from "./_common.ts";
+import { buildTopology, hashTopology, pipelineSteps, type Topology } from "./topology.ts";
 import {
-  buildTopology,
-  hashTopology,
-  type PipelineStep,
-  pipelineSteps,
-  type StepKind,
-  type Topology,
-  topologyWaves,
-} from "./topology.ts";
-import { usesWaves } from "../models/waves.ts";
-import { DEFAULT_APPROVAL_TIMEOUT } from "../models/approval.ts";
+  COMMIT_SHA_PARAMETER,
+  REF_PARAMETER,
+  STAGE_DEADLINE_SECONDS,
+  STAGE_OUTPUTS_DIR,
+  stageTemplate,
+} from "./_stage_template.ts";
+import { deployTemplates, testTemplates } from "./_environment_steps.ts";
+import { dagTask, environmentDags, ENVIRONMENTS_TEMPLATE } from "./_environment_dags.ts";
 import type { DagTask, EnvVar, Parameter, Template, WorkflowTemplate } from "./types.ts";
 
 export { TOPOLOGY_HASH_ANNOTATION } from "./_common.ts";
+export {
+  COMMIT_SHA_PARAMETER,
+  REF_PARAMETER,
+  RETRY_LIMIT,
+  STAGE_DEADLINE_SECONDS,
+  STAGE_OUTPUTS_DIR,
+  WORKSPACE_PATH,
+} from "./_stage_template.ts";
+export { APPROVE_PARAMETER, INNER_STEP_NAMES } from "./_environment_steps.ts";
+export {
+  ENVIRONMENTS_TEMPLATE,
+  MAX_DAG_TASKS,
+  WAVE_PART_PREFIX,
+  WAVE_PREFIX,
+} from "./_environment_dags.ts";
 
-/** Workflow parameter carrying the commit SHA (validated by the Sensor and by every stage). */
-export const COMMIT_SHA_PARAMETER = "commit-sha";
-/** Workflow parameter carrying the git ref (`refs/heads/main`). */
-export const REF_PARAMETER = "ref";
 /** Workflow parameter listing the environments in order (only when commit statuses are set). */
 export const ENVIRONMENTS_PARAMETER = "environments";
-/** Where stages write their Argo output-parameter files (`APHEX_OUTPUTS_DIR` in every pod). */
-export const STAGE_OUTPUTS_DIR = "/tmp/aphex/outputs";
 /** Output parameter of `pipeline-update`: "true" when this run was superseded by a resubmitted one. */
 export const SUPERSEDED_PARAMETER = "superseded";
-/** Mount path of the per-pod workspace volume. */
-export const WORKSPACE_PATH = "/workspace";
 
 /** Size of the workspace volume a pull-request validation run shares between its steps. */
 export const VALIDATION_WORKSPACE_SIZE = "10Gi";
-
-/** Pod deadline of each stage kind, in seconds. */
-export const STAGE_DEADLINE_SECONDS: Readonly<
-  Record<Exclude<StepKind, "approval"> | "report" | "preflight" | "synth", number>
-> = {
-  "build": 3600,
-  "pipeline-update": 3600,
-  "plan": 3600,
-  "deploy": 10800,
-  "test": 3600,
-  "rollback": 3 * 3600 + 3600,
-  "report": 600,
-  "preflight": 900,
-  "synth": 3600,
-};
-
 /** Deadline of a whole run (approval gates included), in seconds: 3 days. */
 export const WORKFLOW_DEADLINE_SECONDS = 3 * 24 * 3600;
-/** Retry limit for infrastructure errors (pod deleted, node lost), emitted as a string. */
-export const RETRY_LIMIT = "2";
-
-function stageEnv(
-  topology: Topology,
-  extra: EnvVar[],
-  options: { withToken: boolean; withBucket: boolean },
-): EnvVar[] {
-  const env: EnvVar[] = [
-    { name: "APHEX_COMMIT_SHA", value: `{{workflow.parameters.${COMMIT_SHA_PARAMETER}}}` },
-    { name: "APHEX_BRANCH", value: `{{workflow.parameters.${REF_PARAMETER}}}` },
-    { name: "APHEX_WORKFLOW_NAME", value: "{{workflow.name}}" },
-    { name: "APHEX_WORKSPACE", value: WORKSPACE_PATH },
-    { name: "APHEX_OUTPUTS_DIR", value: STAGE_OUTPUTS_DIR },
-  ];
-  if (topology.repoUrl !== null) env.push({ name: "APHEX_REPO_URL", value: topology.repoUrl });
-  if (topology.artifactBucket !== null && options.withBucket) {
-    env.push({ name: "APHEX_ARTIFACT_BUCKET", value: topology.artifactBucket });
-  }
-  if (topology.apiToken !== null && options.withToken) {
-    env.push({
-      name: "APHEX_GITHUB_TOKEN",
-      valueFrom: {
-        secretKeyRef: { name: topology.apiToken.name, key: topology.apiToken.key, optional: true },
-      },
-    });
-  }
-  return [...env, ...extra];
-}
-
-/** A container template running `aphex <stage>`; `withEnv` adds the `env` input parameter. */
-function stageTemplate(
-  topology: Topology,
-  name: string,
-  stage: string,
-  options: {
-    withEnv?: boolean;
-    extraEnv?: EnvVar[];
-    deadline: number;
-    withToken?: boolean;
-    withBucket?: boolean;
-  },
-): Template {
-  const extra: EnvVar[] = [];
-  if (options.withEnv) extra.push({ name: "APHEX_ENV", value: "{{inputs.parameters.env}}" });
-  extra.push(...options.extraEnv ?? []);
-  return {
-    name,
-    ...(options.withEnv ? { inputs: { parameters: [{ name: "env" }] } } : {}),
-    container: {
-      name: "main",
-      image: topology.image,
-      imagePullPolicy: "IfNotPresent",
-      command: ["aphex"],
-      args: [stage],
-      env: stageEnv(topology, extra, {
-        withToken: options.withToken ?? true,
-        withBucket: options.withBucket ?? true,
-      }),
-      volumeMounts: [{ name: "workspace", mountPath: WORKSPACE_PATH }],
-    },
-    activeDeadlineSeconds: String(options.deadline),
-    retryStrategy: { retryPolicy: "OnError", limit: RETRY_LIMIT },
-  };
-}
+/** Pod annotation holding the Argo node name (`common.AnnotationKeyNodeName`). */
+export const NODE_NAME_ANNOTATION = "workflows.argoproj.io/node-name";
 
 /**
  * Settings `aphex report` needs. Its pod has no checkout, so they come from the config as literal
@@ -209,20 +143,6 @@ function setsCommitStatuses(config: AphexConfig): boolean {
   return config.pipeline.github?.apiToken !== undefined;
 }
 
-function dagTask(step: PipelineStep): DagTask {
-  const task: DagTask = { name: step.name, template: step.kind };
-  if (step.after !== undefined) task.depends = step.after;
-  if (step.env !== undefined && step.kind !== "approval") {
-    task.arguments = { parameters: [{ name: "env", value: step.env }] };
-  }
-  // The approval gate runs inside deploy-<env>'s template: its timeout is an argument of the
-  // deploy task, only when it is not the default (bytes per environment).
-  if (step.kind === "deploy" && step.timeout !== undefined) {
-    task.arguments!.parameters.push({ name: "timeout", value: step.timeout });
-  }
-  return task;
-}
-
 function workflowParameters(): Parameter[] {
   return [
     { name: COMMIT_SHA_PARAMETER, description: "Commit to run (40 lowercase hex characters)" },
@@ -258,337 +178,6 @@ function validationSpec() {
       },
     }],
   };
-}
-
-/** Name of the DAG template holding the per-environment steps (and prefix of its parts). */
-export const ENVIRONMENTS_TEMPLATE = "environments";
-
-/**
- * Most tasks in one DAG template and most templates in one WorkflowTemplate: Argo v4's CRD caps
- * `dag.tasks` and `spec.templates` at 200 items each (workflow_types.go, "artificial limit to limit
- * CEL validation costs"); the API server refuses anything larger.
- */
-export const MAX_DAG_TASKS = 200;
-
-/** The per-environment steps as DAG tasks, grouped by environment ([approve] → deploy → [test]). */
-function environmentUnits(steps: PipelineStep[]): DagTask[][] {
-  const units = new Map<string, DagTask[]>();
-  for (const step of steps) {
-    const unit = units.get(step.env!) ?? [];
-    // Each task's `depends` is set by the chain it lands in.
-    unit.push(dagTask(step));
-    units.set(step.env!, unit);
-  }
-  return [...units.values()];
-}
-
-/**
- * Chains units of tasks (each unit runs after the previous one) into DAG templates of at most
- * {@linkcode MAX_DAG_TASKS} tasks. Up to that size it is one DAG named `name`; beyond, `name`
- * becomes a chain of part tasks `<name>-1`, `<name>-2`, … each running a DAG of whole units, so a
- * failed or unapproved environment still stops every later one (a part runs only after the
- * previous part succeeded). Each part is a template of its own, so the parts stay far below the
- * cap on `spec.templates` (which `pipelineProblems` in generate.ts checks).
- */
-function chainedDags(name: string, units: DagTask[][]): Template[] {
-  const chain = (group: DagTask[][]): DagTask[] => {
-    const flat: DagTask[] = [];
-    for (const unit of group) {
-      for (const [i, task] of unit.entries()) {
-        const previous = i === 0 ? flat.at(-1)?.name : unit[i - 1]!.name;
-        const { name: taskName, template, depends: _old, ...rest } = task;
-        flat.push({
-          name: taskName,
-          template,
-          ...(previous === undefined ? {} : { depends: previous }),
-          ...rest,
-        });
-      }
-    }
-    return flat;
-  };
-  const total = units.reduce((n, u) => n + u.length, 0);
-  if (total <= MAX_DAG_TASKS) return [{ name, dag: { tasks: chain(units) } }];
-  const parts: DagTask[][][] = [[]];
-  let size = 0;
-  for (const unit of units) {
-    if (size + unit.length > MAX_DAG_TASKS && size > 0) {
-      parts.push([]);
-      size = 0;
-    }
-    parts.at(-1)!.push(unit);
-    size += unit.length;
-  }
-  const partTemplates = parts.map((group, i) => ({
-    name: `${name}-${i + 1}`,
-    dag: { tasks: chain(group) },
-  }));
-  const partTasks = partTemplates.map((t) => [{ name: t.name, template: t.name }]);
-  return [{ name, dag: { tasks: chain(partTasks) } }, ...partTemplates];
-}
-
-/**
- * The approval gate (`approve`, inside `deploy-<env>`'s template, run only when the plan says the
- * environment's review gate stops the run): `approval` is a DAG of `wait`, a suspend node whose
- * inputs say what is to be approved (commit, ref, environment, the plan's summary and risks) and
- * whose duration is the timeout, then `check` (`aphex approval-check`) with the gate's start and
- * end times. Argo *continues* a suspend node when its duration elapses (Succeeded, exactly as a
- * manual resume: workflow/controller/operator.go, util.ResumeWorkflow), so only the times tell an
- * expired gate from an approved one; `check` fails the run as "approval expired" in that case,
- * which releases the mutex. (`activeDeadlineSeconds`/`timeout` do not help: the CRD allows them
- * only on leaf templates, and the controller applies a template `timeout` only to pending nodes.)
- */
-function approvalTemplates(topology: Topology): Template[] {
-  const input = (name: string) => `{{inputs.parameters.${name}}}`;
-  const check = stageTemplate(topology, "approval-check", "approval-check", {
-    withEnv: true,
-    withToken: false,
-    deadline: STAGE_DEADLINE_SECONDS.report,
-    extraEnv: [
-      { name: "APHEX_APPROVAL_TIMEOUT", value: input("timeout") },
-      { name: "APHEX_APPROVAL_STARTED", value: input("started") },
-      { name: "APHEX_APPROVAL_FINISHED", value: input("finished") },
-    ],
-  });
-  check.inputs = {
-    parameters: [{ name: "env" }, { name: "timeout" }, { name: "started" }, { name: "finished" }],
-  };
-  return [
-    {
-      name: "approval",
-      inputs: {
-        parameters: [{ name: "env" }, { name: "timeout" }, { name: "summary" }, { name: "risks" }],
-      },
-      dag: {
-        tasks: [
-          {
-            name: "wait",
-            template: "approval-wait",
-            arguments: {
-              parameters: [
-                {
-                  name: "message",
-                  value:
-                    `Approve deploying commit {{workflow.parameters.${COMMIT_SHA_PARAMETER}}} ` +
-                    `({{workflow.parameters.${REF_PARAMETER}}}) to ${input("env")}: ` +
-                    `${input("summary")}. Risky: ${input("risks")}. Expires after ` +
-                    input("timeout") + ': the run then fails as "approval expired".',
-                },
-                { name: "timeout", value: input("timeout") },
-              ],
-            },
-          },
-          {
-            name: "check",
-            template: "approval-check",
-            depends: "wait",
-            arguments: {
-              parameters: [
-                { name: "env", value: input("env") },
-                { name: "timeout", value: input("timeout") },
-                { name: "started", value: "{{tasks.wait.startedAt}}" },
-                { name: "finished", value: "{{tasks.wait.finishedAt}}" },
-              ],
-            },
-          },
-        ],
-      },
-    },
-    {
-      name: "approval-wait",
-      inputs: { parameters: [{ name: "message" }, { name: "timeout" }] },
-      suspend: { duration: input("timeout") },
-    },
-    check,
-  ];
-}
-
-/**
- * Task names inside an environment's own DAGs (`deploy`: plan → approve → execute; `approval`:
- * wait → check; `test`: run → rollback). Argo names a failed node by its task name alone, so the
- * report attributes these to the environment step around them.
- */
-export const INNER_STEP_NAMES: readonly string[] = [
-  "plan",
-  "approve",
-  "execute",
-  "wait",
-  "check",
-  "run",
-  "rollback",
-];
-
-/** Output parameter of `plan`: "true" when the environment's review gate stops the run. */
-export const APPROVE_PARAMETER = "approve";
-
-/**
- * `deploy`: a DAG run as `deploy-<env>` — `plan` prepares and describes the change sets,
- * `approve` runs the expiring gate ({@linkcode approvalTemplates}) only when the plan's `approve`
- * output is true (the environment's review gate; `argo resume` approves, `argo stop` rejects),
- * `execute` runs exactly the planned change sets by id (`APHEX_FROM_PLAN`). A skipped `approve`
- * still lets `execute` run (`depends` means Succeeded or Skipped).
- */
-function deployTemplates(topology: Topology): Template[] {
-  const plan = "{{tasks.plan.outputs.parameters";
-  const env = { parameters: [{ name: "env", value: "{{inputs.parameters.env}}" }] };
-  return [
-    {
-      name: "deploy",
-      inputs: {
-        parameters: [{ name: "env" }, { name: "timeout", default: DEFAULT_APPROVAL_TIMEOUT }],
-      },
-      dag: {
-        tasks: [
-          { name: "plan", template: "plan", arguments: env },
-          {
-            name: "approve",
-            template: "approval",
-            depends: "plan",
-            when: `${plan}.${APPROVE_PARAMETER}}} == true`,
-            arguments: {
-              parameters: [
-                ...env.parameters,
-                { name: "timeout", value: "{{inputs.parameters.timeout}}" },
-                { name: "summary", value: `${plan}.summary}}` },
-                { name: "risks", value: `${plan}.risks}}` },
-              ],
-            },
-          },
-          { name: "execute", template: "execute", depends: "approve", arguments: env },
-        ],
-      },
-    },
-    {
-      ...stageTemplate(topology, "plan", "plan", {
-        withEnv: true,
-        deadline: STAGE_DEADLINE_SECONDS.plan,
-      }),
-      outputs: {
-        parameters: [APPROVE_PARAMETER, "summary", "risks"].map((name) => ({
-          name,
-          // A plan that wrote nothing must not slip past the gate.
-          valueFrom: {
-            path: `${STAGE_OUTPUTS_DIR}/${name}`,
-            default: name === APPROVE_PARAMETER ? "true" : "",
-          },
-        })),
-      },
-    },
-    ...approvalTemplates(topology),
-    stageTemplate(topology, "execute", "deploy", {
-      withEnv: true,
-      deadline: STAGE_DEADLINE_SECONDS.deploy,
-      extraEnv: [{ name: "APHEX_FROM_PLAN", value: "true" }],
-    }),
-  ];
-}
-
-/**
- * `test`: a DAG run as `test-<env>` — `run` runs the tests; only when it failed, `rollback` runs
- * `aphex rollback --after-test-failure`, which redeploys the environment's last good version (when
- * the commit's config sets `rollback.onTestFailure`), re-runs its tests and exits 1 either way, so
- * the run fails and stops before later environments.
- */
-function testTemplates(topology: Topology): Template[] {
-  const env = { parameters: [{ name: "env", value: "{{inputs.parameters.env}}" }] };
-  return [
-    {
-      name: "test",
-      inputs: { parameters: [{ name: "env" }] },
-      dag: {
-        tasks: [
-          { name: "run", template: "run-tests", arguments: env },
-          { name: "rollback", template: "rollback", depends: "run.Failed", arguments: env },
-        ],
-      },
-    },
-    stageTemplate(topology, "run-tests", "test", {
-      withEnv: true,
-      deadline: STAGE_DEADLINE_SECONDS.test,
-    }),
-    stageTemplate(topology, "rollback", "rollback", {
-      withEnv: true,
-      deadline: STAGE_DEADLINE_SECONDS.rollback,
-      extraEnv: [{ name: "APHEX_AFTER_TEST_FAILURE", value: "true" }],
-    }),
-  ];
-}
-
-/** Pod annotation holding the Argo node name (`common.AnnotationKeyNodeName`). */
-export const NODE_NAME_ANNOTATION = "workflows.argoproj.io/node-name";
-
-/** Prefix of a wave's DAG template and task (`wave-<name>`). */
-export const WAVE_PREFIX = "wave-";
-/** Prefix of the parts of a wave larger than {@linkcode MAX_DAG_TASKS} (`wavepart-<name>-<i>`). */
-export const WAVE_PART_PREFIX = "wavepart-";
-
-/**
- * The environments' DAGs with waves. Each wave is a DAG template `wave-<name>` whose environment
- * units run in parallel (each unit's own tasks stay chained, in their order) with
- * `failFast: false`: when one environment fails, the other environments of the wave still run
- * to their end (with Argo's default fail-fast no new task of the DAG would start, so a running
- * environment's test step would never run); the wave then fails. The waves are chained like units
- * by {@linkcode chainedDags} (a wave starts only after the previous one succeeded), so a failure
- * stops every later wave. A wave of more than {@linkcode MAX_DAG_TASKS} tasks becomes parallel
- * parts `wavepart-<name>-<i>` of whole units (part names end in digits after the wave name, and
- * wave names never contain `--` … so no two names collide).
- */
-function waveDags(name: string, waves: { name: string; units: DagTask[][] }[]): Template[] {
-  const parallel = (units: DagTask[][]): DagTask[] =>
-    units.flatMap((unit) =>
-      unit.map((task, i) => {
-        const { name: taskName, template, depends: _old, ...rest } = task;
-        return {
-          name: taskName,
-          template,
-          ...(i === 0 ? {} : { depends: unit[i - 1]!.name }),
-          ...rest,
-        };
-      })
-    );
-  const templates: Template[] = [];
-  const waveTasks: DagTask[][] = [];
-  for (const wave of waves) {
-    const waveName = `${WAVE_PREFIX}${wave.name}`;
-    waveTasks.push([{ name: waveName, template: waveName }]);
-    const total = wave.units.reduce((n, u) => n + u.length, 0);
-    if (total <= MAX_DAG_TASKS) {
-      templates.push({ name: waveName, dag: { failFast: false, tasks: parallel(wave.units) } });
-      continue;
-    }
-    const groups: DagTask[][][] = [[]];
-    let size = 0;
-    for (const unit of wave.units) {
-      if (size + unit.length > MAX_DAG_TASKS && size > 0) {
-        groups.push([]);
-        size = 0;
-      }
-      groups.at(-1)!.push(unit);
-      size += unit.length;
-    }
-    const parts = groups.map((group, i) => ({
-      name: `${WAVE_PART_PREFIX}${wave.name}-${i + 1}`,
-      dag: { failFast: false, tasks: parallel(group) },
-    }));
-    templates.push({
-      name: waveName,
-      dag: { failFast: false, tasks: parts.map((p) => ({ name: p.name, template: p.name })) },
-    }, ...parts);
-  }
-  return [...chainedDags(name, waveTasks), ...templates];
-}
-
-/** The environments' DAG templates: one chain of environments, or waves when configured. */
-function environmentDags(topology: Topology, envSteps: PipelineStep[]): Template[] {
-  const units = environmentUnits(envSteps);
-  if (!usesWaves(topology.environments)) return chainedDags(ENVIRONMENTS_TEMPLATE, units);
-  // Units are in environment order, and so are the waves' environments.
-  let next = 0;
-  const waves = topologyWaves(topology).map((wave) => ({
-    name: wave.name,
-    units: units.slice(next, next += wave.environments.length),
-  }));
-  return waveDags(ENVIRONMENTS_TEMPLATE, waves);
 }
 
 /**

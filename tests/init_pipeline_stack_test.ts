@@ -15,7 +15,7 @@ import {
   renderInitConfig,
   renderPipelineCdkJson,
   renderPipelineStack,
-} from "../cli/init.ts";
+} from "../templates/init_scaffold.ts";
 import { main } from "../cli/main.ts";
 import { parseConfig } from "../models/config_parse.ts";
 

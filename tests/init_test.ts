@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { captureContext } from "../command/contract.ts";
-import { parseEnvFlag, SCHEMA_URL } from "../cli/init.ts";
+import { parseEnvFlag } from "../cli/init.ts";
+import { SCHEMA_URL } from "../templates/init_scaffold.ts";
 import { main } from "../cli/main.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
