@@ -41,19 +41,19 @@ import {
   summarizePlan,
   type TemplateDocument,
 } from "../models/plan.ts";
-import { type ArtifactStore, openArtifactStore, planKey } from "../adapters/store/artifacts.ts";
+import { type ArtifactStore, planKey } from "../adapters/store/artifact_store.ts";
+import { openArtifactStore } from "../adapters/store/artifacts.ts";
+import { locateCdkApps } from "../adapters/cdk/app_dir.ts";
 import {
   type AssemblyStack,
   type CloudAssembly,
-  createCdkRunner,
-  DEFAULT_CDK_COMMAND,
-  deployStack,
-  locateCdkApps,
   readCloudAssembly,
   selectStacks,
-} from "../adapters/cdk/cli.ts";
+} from "../adapters/cdk/assembly.ts";
+import { DEFAULT_CDK_COMMAND, deployStack } from "../adapters/cdk/cli.ts";
+import { createCdkRunner } from "../adapters/cdk/runner.ts";
 import { fetchAssemblies, storeAssemblies } from "../adapters/store/assemblies.ts";
-import type { RetryOptions } from "../adapters/cloudformation/stacks.ts";
+import type { RetryOptions } from "../adapters/cloudformation/throttling.ts";
 import {
   deleteChangeSet,
   describeChangeSet,
