@@ -67,7 +67,7 @@ export interface ApiGrant {
  * credentials (another account) need the assumed role's permissions, not these; granting them
  * here too keeps the same-account case working.
  *
- * - S3: the artifact store (`adapters/store/artifacts.ts`); uploads go through `@aws-sdk/lib-storage`
+ * - S3: the artifact store (`adapters/store/s3_store.ts`); uploads go through `@aws-sdk/lib-storage`
  *   (`PutObject`, or multipart: create/upload part/complete/abort — all `s3:PutObject` except abort).
  * - STS: `AssumeRole` for cross-account deploys; `GetCallerIdentity` needs no permission.
  * - CloudFormation: stack state, outputs, failure events, and deleting a `ROLLBACK_COMPLETE` stack

@@ -10,7 +10,7 @@ import {
   runMain,
 } from "../command/contract.ts";
 import { ExitCode } from "../models/errors.ts";
-import type { ArtifactStore } from "../adapters/store/artifacts.ts";
+import type { ArtifactStore } from "../adapters/store/artifact_store.ts";
 import { openArtifactStore, verifyArtifacts } from "../adapters/store/artifacts.ts";
 import type { AwsClientOptions } from "../adapters/aws/clients.ts";
 import {

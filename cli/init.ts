@@ -16,7 +16,7 @@ import { parseConfig } from "../models/config_parse.ts";
 import { AphexError, ExitCode, formatIssue, usageError } from "../models/errors.ts";
 import { AWS_REGIONS } from "../models/aws_regions.ts";
 import { closest } from "../models/suggest.ts";
-import type { AssemblyStack } from "../adapters/cdk/cli.ts";
+import type { AssemblyStack } from "../adapters/cdk/assembly.ts";
 import { defaultWorkspace } from "../command/stage_runtime.ts";
 import {
   defaultPipelineStackFile,
@@ -248,7 +248,7 @@ export const command: Command = {
       { parseCdkCommand, synthesizeApp },
       { makeRedactor, secretValuesFromEnv },
     ] = await Promise.all([
-      import("../adapters/cdk/cli.ts"),
+      import("../adapters/cdk/runner.ts"),
       import("../adapters/cdk/app.ts"),
       import("../adapters/process/exec.ts"),
     ]);

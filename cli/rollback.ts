@@ -29,12 +29,8 @@ import {
 } from "../command/stage_runtime.ts";
 import { ExitCode, usageError } from "../models/errors.ts";
 import { type EnvironmentPlan, formatPlanTable } from "../models/plan.ts";
-import {
-  type ArtifactStore,
-  openArtifactStore,
-  planKey,
-  readText,
-} from "../adapters/store/artifacts.ts";
+import { type ArtifactStore, planKey, readText } from "../adapters/store/artifact_store.ts";
+import { openArtifactStore } from "../adapters/store/artifacts.ts";
 import { readLastGood } from "../adapters/store/assemblies.ts";
 import { parseCdkCommand } from "../adapters/cdk/app.ts";
 import { type PlanDeps, runPlan } from "../stages/plan.ts";

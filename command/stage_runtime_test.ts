@@ -136,7 +136,7 @@ Deno.test("writeOutputs: one file per parameter plus result.json, names checked"
 });
 
 Deno.test("withStageRecording: records start/end inside a workflow, nothing outside; never changes the result", async () => {
-  const { LocalArtifactStore } = await import("../adapters/store/artifacts.ts");
+  const { LocalArtifactStore } = await import("../adapters/store/local_store.ts");
   const { readStageRecords } = await import("../adapters/store/stage_records.ts");
   const dir = await Deno.makeTempDir({ prefix: "aphex-record-" });
   try {

@@ -10,7 +10,7 @@ import { usageError } from "../models/errors.ts";
 import type { StageMetadata, WorkflowMetadata } from "../models/metadata.ts";
 import { type EnvironmentPlan, summarizePlan } from "../models/plan.ts";
 import { INNER_STEP_NAMES } from "../templates/workflow_template.ts";
-import { type ArtifactStore, planKey, readText } from "../adapters/store/artifacts.ts";
+import { type ArtifactStore, planKey, readText } from "../adapters/store/artifact_store.ts";
 import type { Repository } from "../adapters/monitoring/github_status.ts";
 import { boundSummary, type RunSummary } from "../adapters/monitoring/notify.ts";
 import {

@@ -19,12 +19,11 @@ import type { BuildResult } from "../models/results.ts";
 import {
   artifactKey,
   type ArtifactStore,
-  encodeBuildMetadata,
   logKey,
   metadataKey,
-  openArtifactStore,
-  type S3StoreOptions,
-} from "../adapters/store/artifacts.ts";
+} from "../adapters/store/artifact_store.ts";
+import { encodeBuildMetadata, openArtifactStore } from "../adapters/store/artifacts.ts";
+import type { S3StoreOptions } from "../adapters/store/s3_store.ts";
 import {
   type CommandOutcome,
   runShellCommand,

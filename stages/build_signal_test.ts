@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { LocalArtifactStore, logKey, metadataKey, readText } from "../adapters/store/artifacts.ts";
+import { logKey, metadataKey, readText } from "../adapters/store/artifact_store.ts";
+import { LocalArtifactStore } from "../adapters/store/local_store.ts";
 import { checkoutCommit } from "../adapters/git/checkout.ts";
 import { makeRepo, testGitEnv } from "../tests/stages/_git_repo.ts";
 

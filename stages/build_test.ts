@@ -4,14 +4,9 @@ import { captureContext } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
 import { runArtifactsVerify } from "../cli/artifacts.ts";
 import { fromJsonText } from "../models/_codec.ts";
-import {
-  BuildMetadataDocumentCodec,
-  LocalArtifactStore,
-  logKey,
-  metadataKey,
-  readBuildMetadata,
-  readText,
-} from "../adapters/store/artifacts.ts";
+import { logKey, metadataKey, readText } from "../adapters/store/artifact_store.ts";
+import { BuildMetadataDocumentCodec, readBuildMetadata } from "../adapters/store/artifacts.ts";
+import { LocalArtifactStore } from "../adapters/store/local_store.ts";
 import { checkoutCommit } from "../adapters/git/checkout.ts";
 import { sha256File, sha256Stream } from "../adapters/store/hash.ts";
 import type { StageInputs } from "../command/stage_runtime.ts";

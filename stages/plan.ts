@@ -41,14 +41,10 @@ import {
   summarizePlan,
   type TemplateDocument,
 } from "../models/plan.ts";
-import { type ArtifactStore, planKey } from "../adapters/store/artifacts.ts";
-import {
-  type AssemblyStack,
-  type CloudAssembly,
-  createCdkRunner,
-  DEFAULT_CDK_COMMAND,
-  deployStack,
-} from "../adapters/cdk/cli.ts";
+import { type ArtifactStore, planKey } from "../adapters/store/artifact_store.ts";
+import type { AssemblyStack, CloudAssembly } from "../adapters/cdk/assembly.ts";
+import { DEFAULT_CDK_COMMAND, deployStack } from "../adapters/cdk/cli.ts";
+import { createCdkRunner } from "../adapters/cdk/runner.ts";
 import { synthesizeEnvironment } from "../adapters/cdk/synth_environment.ts";
 import { childEnvironment } from "../adapters/cdk/environment.ts";
 import { downloadArtifacts } from "../adapters/store/download.ts";
@@ -57,7 +53,7 @@ import {
   createCloudFormationClient,
 } from "../adapters/cloudformation/client.ts";
 import { fetchAssemblies, storeAssemblies } from "../adapters/store/assemblies.ts";
-import type { RetryOptions } from "../adapters/cloudformation/stacks.ts";
+import type { RetryOptions } from "../adapters/cloudformation/throttling.ts";
 import {
   deleteChangeSet,
   describeChangeSet,

@@ -33,7 +33,7 @@ import { checkConfigFile } from "../command/config_file.ts";
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
 import { withDeadline } from "../adapters/retry.ts";
 import { describeError, ExitCode, formatIssue, usageError } from "../models/errors.ts";
-import { CDK_JSON, findCdkAppDir } from "../adapters/cdk/cli.ts";
+import { CDK_JSON, findCdkAppDir } from "../adapters/cdk/app_dir.ts";
 import { readCdkContext } from "../adapters/cdk/context.ts";
 import { checkTool } from "../adapters/process/tool_version.ts";
 import { BASE_TOOLS, requiredTools } from "../models/command_tools.ts";

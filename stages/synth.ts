@@ -20,13 +20,10 @@ import {
 } from "../command/contract.ts";
 import type { EnvironmentConfig } from "../models/config.ts";
 import { AphexError, ExitCode } from "../models/errors.ts";
-import {
-  type CloudAssembly,
-  createCdkRunner,
-  DEFAULT_CDK_COMMAND,
-  locateCdkApps,
-  selectStacks,
-} from "../adapters/cdk/cli.ts";
+import { locateCdkApps } from "../adapters/cdk/app_dir.ts";
+import { type CloudAssembly, selectStacks } from "../adapters/cdk/assembly.ts";
+import { DEFAULT_CDK_COMMAND } from "../adapters/cdk/cli.ts";
+import { createCdkRunner } from "../adapters/cdk/runner.ts";
 import { parseCdkCommand, synthesizeApp } from "../adapters/cdk/app.ts";
 import type { GitRunner } from "../adapters/git/checkout.ts";
 import { makeRedactor, secretValuesFromEnv } from "../adapters/process/exec.ts";

@@ -11,7 +11,7 @@ import { main } from "../cli/main.ts";
 import { loadConfigFile } from "../command/config_file.ts";
 import { fromJsonText } from "../models/_codec.ts";
 import { WorkflowMetadataCodec } from "../models/metadata.ts";
-import { readText } from "../adapters/store/artifacts.ts";
+import { readText } from "../adapters/store/artifact_store.ts";
 import { recordStageEnd, recordStageStart } from "../adapters/store/stage_records.ts";
 import { buildMetrics } from "../adapters/monitoring/cloudwatch.ts";
 import { buildWorkflowTemplate, INNER_STEP_NAMES } from "../templates/workflow_template.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { captureContext } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
-import { LocalArtifactStore } from "../adapters/store/artifacts.ts";
+import { LocalArtifactStore } from "../adapters/store/local_store.ts";
 import { defaultWorkspace, gitTopLevel, LOCAL_STORE_DIR } from "../command/stage_runtime.ts";
 import { writeRunRecord } from "../adapters/store/stage_records.ts";
 import { failedRun } from "./monitoring/_helpers.ts";

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { recordStageEnd, recordStageStart } from "../adapters/store/stage_records.ts";
 import { formatNotificationText, slackPayload } from "../adapters/monitoring/notify.ts";
-import { planKey } from "../adapters/store/artifacts.ts";
+import { planKey } from "../adapters/store/artifact_store.ts";
 import type { EnvironmentPlan } from "../models/plan.ts";
 import { fromJsonText, toJsonText } from "../models/_codec.ts";
 import { WorkflowMetadataCodec } from "../models/metadata.ts";

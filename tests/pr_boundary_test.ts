@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { captureContext } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
-import { metadataKey } from "../adapters/store/artifacts.ts";
-import { LocalArtifactStore } from "../adapters/store/artifacts.ts";
+import { metadataKey } from "../adapters/store/artifact_store.ts";
+import { LocalArtifactStore } from "../adapters/store/local_store.ts";
 import { checkoutCommit } from "../adapters/git/checkout.ts";
 import { buildValidateWorkflowTemplate } from "../templates/workflow_template.ts";
 import { startLoopback } from "./monitoring/_helpers.ts";

@@ -8,13 +8,9 @@
 import { dirname, join, resolve } from "node:path";
 import { AphexError, ExitCode, usageError } from "../../models/errors.ts";
 import { shellWords } from "../../models/shell_words.ts";
-import {
-  type CdkRunner,
-  type CloudAssembly,
-  DEFAULT_CDK_COMMAND,
-  synthesize,
-  type SynthOptions,
-} from "./cli.ts";
+import type { CloudAssembly } from "./assembly.ts";
+import { DEFAULT_CDK_COMMAND, synthesize, type SynthOptions } from "./cli.ts";
+import type { CdkRunner } from "./runner.ts";
 
 /**
  * Splits `--cdk-command` into argv with shell quoting rules (`shell-quote`), so a quoted path with

@@ -3,18 +3,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { AphexError } from "../../models/errors.ts";
-import {
-  type CdkRunner,
-  type CloudAssembly,
-  createCdkRunner,
-  deployArgs,
-  deployStack,
-  findCdkAppDir,
-  locateCdkApps,
-  parseAssemblyManifest,
-  selectStacks,
-  synthesize,
-} from "./cli.ts";
+import { findCdkAppDir, locateCdkApps } from "./app_dir.ts";
+import { type CloudAssembly, parseAssemblyManifest, selectStacks } from "./assembly.ts";
+import { deployArgs, deployStack, synthesize } from "./cli.ts";
+import { type CdkRunner, createCdkRunner } from "./runner.ts";
 
 const FIXTURE_APP = join(
   dirname(fileURLToPath(import.meta.url)),

@@ -3,7 +3,7 @@
  * @module
  */
 import { join } from "node:path";
-import { CDK_JSON } from "./cli.ts";
+import { CDK_JSON } from "./app_dir.ts";
 
 /** Reads the context of a CDK app: `cdk.json` `context` overlaid with `cdk.context.json`. */
 export async function readCdkContext(appDir: string): Promise<Record<string, unknown>> {

@@ -7,14 +7,14 @@
 import { relative } from "node:path";
 import { AphexError } from "../../models/errors.ts";
 import { synthesizeApp } from "./app.ts";
+import { locateCdkApps } from "./app_dir.ts";
 import {
   type AssemblyStack,
-  type CdkRunner,
   type CloudAssembly,
-  locateCdkApps,
   readCloudAssembly,
   selectStacks,
-} from "./cli.ts";
+} from "./assembly.ts";
+import type { CdkRunner } from "./runner.ts";
 
 /** A configured stack in the cloud assembly of its app. */
 export interface SynthesizedStack {

@@ -18,12 +18,8 @@ import {
 import { parse as parseYaml } from "yaml";
 import { AphexError } from "../../models/errors.ts";
 import type { ResourceChangeInput, TemplateDocument } from "../../models/plan.ts";
-import {
-  classifyStackStatus,
-  getStackState,
-  type RetryOptions,
-  withThrottlingRetry,
-} from "./stacks.ts";
+import { classifyStackStatus, getStackState } from "./stacks.ts";
+import { type RetryOptions, withThrottlingRetry } from "./throttling.ts";
 
 /** A change set as DescribeChangeSet reports it, every page of `Changes` joined. */
 export interface ChangeSetDescription {

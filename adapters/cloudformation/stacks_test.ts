@@ -12,17 +12,15 @@ import fc from "fast-check";
 import { AphexError } from "../../models/errors.ts";
 import {
   assertStackDeployable,
-  backoffDelay,
   classifyStackStatus,
   deleteStackAndWait,
   diagnoseStack,
   formatFailureTable,
   getStackOutputs,
   getStackState,
-  isThrottlingError,
   readFailureEvents,
-  withThrottlingRetry,
 } from "./stacks.ts";
+import { backoffDelay, isThrottlingError, withThrottlingRetry } from "./throttling.ts";
 
 const STACK = "aphex-fixture-app";
 

@@ -1,16 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { AphexError } from "../../models/errors.ts";
-import {
-  artifactKey,
-  encodeBuildMetadata,
-  LocalArtifactStore,
-  metadataKey,
-  readBuildMetadata,
-  readText,
-  validateKey,
-  verifyArtifacts,
-} from "./artifacts.ts";
+import { artifactKey, metadataKey, readText, validateKey } from "./artifact_store.ts";
+import { encodeBuildMetadata, readBuildMetadata, verifyArtifacts } from "./artifacts.ts";
+import { LocalArtifactStore } from "./local_store.ts";
 import { sha256Bytes, sha256File, sha256Stream } from "./hash.ts";
 import { startLocalS3 } from "../../tests/stages/_s3rver.ts";
 

@@ -14,7 +14,7 @@
  */
 import { dirname, join, relative, resolve } from "node:path";
 import { AphexError, describeError } from "../../models/errors.ts";
-import { type ArtifactStore, readText, validateKey } from "./artifacts.ts";
+import { type ArtifactStore, readText, validateKey } from "./artifact_store.ts";
 import { sha256File, sha256Stream } from "./hash.ts";
 
 /** One stored file of an assembly. */

@@ -19,7 +19,7 @@ import {
 } from "../../models/_codec.ts";
 import { COMMIT_SHA_PATTERN } from "../../models/event.ts";
 import { AphexError } from "../../models/errors.ts";
-import { type ArtifactStore, readText, validateKey } from "./artifacts.ts";
+import { type ArtifactStore, readText, validateKey } from "./artifact_store.ts";
 
 /** What is live in an environment. */
 export interface CurrentDeployment {

@@ -34,7 +34,7 @@ import {
   WorkflowMetadataCodec,
 } from "../../models/metadata.ts";
 import { type DeploymentResult, DeploymentResultCodec } from "../../models/results.ts";
-import { type ArtifactStore, readText } from "./artifacts.ts";
+import { type ArtifactStore, readText } from "./artifact_store.ts";
 
 /** Longest error message kept in a record (characters); longer ones keep their tail. */
 export const MAX_ERROR_CHARS = 4000;

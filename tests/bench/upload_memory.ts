@@ -16,7 +16,7 @@ import { createReadStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createS3Client } from "../../adapters/aws/clients.ts";
-import { S3ArtifactStore } from "../../adapters/store/artifacts.ts";
+import { S3ArtifactStore } from "../../adapters/store/s3_store.ts";
 import { listArtifactFiles } from "../../stages/build.ts";
 import { startLocalS3 } from "../stages/_s3rver.ts";
 import { alternate, median, row, vmHwmBytes } from "./_paired.ts";

@@ -32,7 +32,7 @@ const GRANTED = Object.keys(PIPELINE_API_GRANTS);
 Deno.test("the stages' AWS API calls are exactly the calls the construct grants", async () => {
   assert.ok(sources.some((f) => f.path === "stages/deploy.ts"), "deploy is a pod stage");
   assert.ok(
-    sources.some((f) => f.path === "adapters/store/artifacts.ts"),
+    sources.some((f) => f.path === "adapters/store/s3_store.ts"),
     "its dependencies are scanned",
   );
   const calls = await sdkCalls(sources);
@@ -63,7 +63,7 @@ function edited(path: string, change: (text: string) => string): SourceFile[] {
 Deno.test("a stage that gains an unlisted SDK call, or drops a granted one, fails the check", async () => {
   // A new S3 call in the artifact store (dynamic import, as the store loads the SDK).
   const gained = edited(
-    "adapters/store/artifacts.ts",
+    "adapters/store/s3_store.ts",
     (t) =>
       t + `\nexport async function wipe(client: S3Client, Bucket: string): Promise<void> {
   const { DeleteBucketCommand } = await import("@aws-sdk/client-s3");
@@ -91,7 +91,7 @@ Deno.test("a stage that gains an unlisted SDK call, or drops a granted one, fail
 
   // lib-storage uploads with tags would send PutObjectTagging.
   const tagged = edited(
-    "adapters/store/artifacts.ts",
+    "adapters/store/s3_store.ts",
     (t) => t.replace("leavePartsOnError: false,", "leavePartsOnError: false, tags: [],"),
   );
   const d = compareGrants((await sdkCalls(tagged)).keys(), GRANTED);

@@ -13,12 +13,9 @@ import type {
   StackEvent,
   StackStatus,
 } from "@aws-sdk/client-cloudformation";
-import {
-  artifactKey,
-  encodeBuildMetadata,
-  LocalArtifactStore,
-  metadataKey,
-} from "../../adapters/store/artifacts.ts";
+import { artifactKey, metadataKey } from "../../adapters/store/artifact_store.ts";
+import { encodeBuildMetadata } from "../../adapters/store/artifacts.ts";
+import { LocalArtifactStore } from "../../adapters/store/local_store.ts";
 import { sha256Bytes } from "../../adapters/store/hash.ts";
 import type { DeployDeps, DeployInputs } from "../../stages/deploy.ts";
 import { makeRepo, testGitEnv } from "../stages/_git_repo.ts";

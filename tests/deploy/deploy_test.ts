@@ -19,7 +19,7 @@ import {
   metadataKey,
   outputsKey,
   readText,
-} from "../../adapters/store/artifacts.ts";
+} from "../../adapters/store/artifact_store.ts";
 import { checkoutCommit } from "../../adapters/git/checkout.ts";
 import { stageRecordKey } from "../../adapters/store/stage_records.ts";
 import { runDeploy } from "../../stages/deploy.ts";

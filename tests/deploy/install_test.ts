@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { CdkRunRequest } from "../../adapters/cdk/cli.ts";
+import type { CdkRunRequest } from "../../adapters/cdk/runner.ts";
 import { installCdkDependencies } from "../../adapters/cdk/app.ts";
 import { AphexError } from "../../models/errors.ts";
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type CdkRunRequest, createCdkRunner } from "../../adapters/cdk/cli.ts";
+import { type CdkRunRequest, createCdkRunner } from "../../adapters/cdk/runner.ts";
 import { AphexError } from "../../models/errors.ts";
 import { createCdkPipelineStackDeployer } from "../../stages/pipeline_update.ts";
 

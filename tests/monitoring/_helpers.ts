@@ -3,7 +3,7 @@
  * statuses API, a recording sleep, temp stores and sample runs.
  * @module
  */
-import { LocalArtifactStore } from "../../adapters/store/artifacts.ts";
+import { LocalArtifactStore } from "../../adapters/store/local_store.ts";
 import type { WorkflowMetadata } from "../../models/metadata.ts";
 
 /** One request received by the loopback server. */

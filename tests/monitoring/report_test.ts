@@ -12,7 +12,8 @@ import { captureContext, execute, parseCommandArgs } from "../../command/contrac
 import { main } from "../../cli/main.ts";
 import { fromJsonText, toJsonText } from "../../models/_codec.ts";
 import { type WorkflowMetadata, WorkflowMetadataCodec } from "../../models/metadata.ts";
-import { LocalArtifactStore, readText } from "../../adapters/store/artifacts.ts";
+import { readText } from "../../adapters/store/artifact_store.ts";
+import { LocalArtifactStore } from "../../adapters/store/local_store.ts";
 import {
   recordStageEnd,
   recordStageStart,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fromJsonText } from "../../models/_codec.ts";
-import { readText } from "../../adapters/store/artifacts.ts";
+import { readText } from "../../adapters/store/artifact_store.ts";
 import {
   createStageLogger,
   environmentOfStage,

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { synthesizeApp } from "../../adapters/cdk/app.ts";
-import { createCdkRunner, DEFAULT_CDK_COMMAND } from "../../adapters/cdk/cli.ts";
+import { DEFAULT_CDK_COMMAND } from "../../adapters/cdk/cli.ts";
+import { createCdkRunner } from "../../adapters/cdk/runner.ts";
 import { securityBroadening, type TemplateDocument } from "../../models/plan.ts";
 
 const FIXTURE_APP = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "cdk-app");

@@ -18,7 +18,7 @@ import {
 } from "@aws-sdk/client-cloudformation";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
-import { planKey, readText } from "../../adapters/store/artifacts.ts";
+import { planKey, readText } from "../../adapters/store/artifact_store.ts";
 import {
   assembliesKey,
   lastGoodKey,

@@ -22,7 +22,8 @@ import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { captureContext, execute } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
-import { LocalArtifactStore, readBuildMetadata } from "../../adapters/store/artifacts.ts";
+import { readBuildMetadata } from "../../adapters/store/artifacts.ts";
+import { LocalArtifactStore } from "../../adapters/store/local_store.ts";
 import { sha256Bytes } from "../../adapters/store/hash.ts";
 import {
   createRunCommand,

@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/client-cloudformation";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
-import { LocalArtifactStore } from "../../adapters/store/artifacts.ts";
+import { LocalArtifactStore } from "../../adapters/store/local_store.ts";
 import type { DeployDeps, DeployInputs } from "../../stages/deploy.ts";
 import { makeRepo, testGitEnv } from "../stages/_git_repo.ts";
 import {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { captureContext } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
 import { loadConfigFile } from "../../command/config_file.ts";
-import { readText } from "../../adapters/store/artifacts.ts";
+import { readText } from "../../adapters/store/artifact_store.ts";
 import { stageRecordKey } from "../../adapters/store/stage_records.ts";
 import { buildWorkflowTemplate, NODE_NAME_ANNOTATION } from "../../templates/workflow_template.ts";
 import { checkApproval, environmentOfNode } from "../../stages/approval_check.ts";

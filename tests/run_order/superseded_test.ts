@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { captureContext } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
-import { readText } from "../../adapters/store/artifacts.ts";
+import { readText } from "../../adapters/store/artifact_store.ts";
 import { readCurrentDeployment } from "../../adapters/store/current.ts";
 import { stageRecordKey } from "../../adapters/store/stage_records.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import { createS3Client } from "../../adapters/aws/clients.ts";
-import { S3ArtifactStore, type S3StoreOptions } from "../../adapters/store/artifacts.ts";
+import { S3ArtifactStore, type S3StoreOptions } from "../../adapters/store/s3_store.ts";
 
 /** A running local S3 server. */
 export interface LocalS3 {

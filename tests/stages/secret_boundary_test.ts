@@ -3,7 +3,8 @@
  * leaks it neither into the stage log, the uploaded `logs/build.log`, nor the BuildResult.
  */
 import assert from "node:assert/strict";
-import { LocalArtifactStore, logKey, readText } from "../../adapters/store/artifacts.ts";
+import { logKey, readText } from "../../adapters/store/artifact_store.ts";
+import { LocalArtifactStore } from "../../adapters/store/local_store.ts";
 import { runBuild } from "../../stages/build.ts";
 import { makeRepo, testGitEnv } from "./_git_repo.ts";
 

@@ -6,11 +6,9 @@ import assert from "node:assert/strict";
 import { captureContext } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
 import { parseConfig } from "../../models/config_parse.ts";
-import {
-  encodeBuildMetadata,
-  LocalArtifactStore,
-  metadataKey,
-} from "../../adapters/store/artifacts.ts";
+import { metadataKey } from "../../adapters/store/artifact_store.ts";
+import { encodeBuildMetadata } from "../../adapters/store/artifacts.ts";
+import { LocalArtifactStore } from "../../adapters/store/local_store.ts";
 import { checkoutCommit } from "../../adapters/git/checkout.ts";
 import { sha256Stream } from "../../adapters/store/hash.ts";
 import type { StageInputs } from "../../command/stage_runtime.ts";

@@ -8,11 +8,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import fc from "fast-check";
-import {
-  encodeBuildMetadata,
-  LocalArtifactStore,
-  metadataKey,
-} from "../../adapters/store/artifacts.ts";
+import { metadataKey } from "../../adapters/store/artifact_store.ts";
+import { encodeBuildMetadata } from "../../adapters/store/artifacts.ts";
+import { LocalArtifactStore } from "../../adapters/store/local_store.ts";
 import { sha256File } from "../../adapters/store/hash.ts";
 import {
   assertReadableInside,

@@ -4,7 +4,8 @@
  * inputs/deps pointing at them.
  * @module
  */
-import { LocalArtifactStore, outputsKey } from "../../adapters/store/artifacts.ts";
+import { outputsKey } from "../../adapters/store/artifact_store.ts";
+import { LocalArtifactStore } from "../../adapters/store/local_store.ts";
 import type { StackOutputs, TestDeps, TestInputs } from "../../stages/test.ts";
 import { makeRepo, testGitEnv } from "../stages/_git_repo.ts";
 

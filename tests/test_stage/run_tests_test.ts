@@ -3,7 +3,7 @@ import { captureContext } from "../../command/contract.ts";
 import { main } from "../../cli/main.ts";
 import { fromJsonText } from "../../models/_codec.ts";
 import { AphexError } from "../../models/errors.ts";
-import { type ArtifactStore, outputsKey, readText } from "../../adapters/store/artifacts.ts";
+import { type ArtifactStore, outputsKey, readText } from "../../adapters/store/artifact_store.ts";
 import { checkoutCommit } from "../../adapters/git/checkout.ts";
 import { runTests, testLogKey, testResultKey } from "../../stages/test.ts";
 import { type TestRunDocument, TestRunDocumentCodec } from "../../models/test_run.ts";
