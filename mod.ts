@@ -61,7 +61,7 @@ export {
   type TopologyEnvironment,
   topologyHash,
 } from "./templates/topology.ts";
-export { toYamlDocument, toYamlStream } from "./templates/_yaml.ts";
+export { toYamlDocument, toYamlStream } from "./templates/yaml.ts";
 export type * from "./templates/types.ts";
 
 if (import.meta.main) {

@@ -16,7 +16,7 @@ import {
   generateManifests,
   MANIFEST_FILES,
 } from "../templates/generate.ts";
-import { yamlComment } from "../templates/_yaml.ts";
+import { yamlComment } from "../templates/yaml.ts";
 
 /** Default output directory. */
 export const DEFAULT_OUT_DIR = "manifests";

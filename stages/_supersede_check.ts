@@ -16,7 +16,7 @@ import {
 } from "../adapters/kubernetes/client.ts";
 import { runSummaryOf, supersedingCandidates } from "../models/run_order.ts";
 import { AphexError } from "../models/errors.ts";
-import { COMPONENT_LABEL, NAME_LABEL } from "../templates/_common.ts";
+import { COMPONENT_LABEL, NAME_LABEL } from "../templates/labels.ts";
 
 /** The run that supersedes this one. */
 export interface Superseder {

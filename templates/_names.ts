@@ -11,7 +11,7 @@
  */
 import type { AphexConfig } from "../models/config.ts";
 import { AphexError, ExitCode } from "../models/errors.ts";
-import { COMPONENT_LABEL, objectNames } from "./_common.ts";
+import { COMPONENT_LABEL, objectNames } from "./labels.ts";
 import type { Manifest } from "./types.ts";
 
 /** Service-account names `generate` may emit, besides `pipeline.serviceAccount`. */

@@ -5,7 +5,7 @@
  */
 import type { AphexConfig } from "../models/config.ts";
 import { AphexError, ExitCode } from "../models/errors.ts";
-import { objectNames, standardLabels } from "./_common.ts";
+import { objectNames, standardLabels } from "./labels.ts";
 import type { EventSource } from "./types.ts";
 
 /**

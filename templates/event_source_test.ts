@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { AphexError, ExitCode } from "../models/errors.ts";
 import { configTable } from "../tests/generate_table.ts";
-import { toYamlDocument } from "./_yaml.ts";
+import { toYamlDocument } from "./yaml.ts";
 import { buildEventSource } from "./event_source.ts";
 
 const TABLE = configTable();

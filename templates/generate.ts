@@ -5,7 +5,7 @@
  */
 import type { AphexConfig } from "../models/config.ts";
 import { AphexError, ExitCode } from "../models/errors.ts";
-import { toYamlDocument, yamlComment } from "./_yaml.ts";
+import { toYamlDocument, yamlComment } from "./yaml.ts";
 import { buildEventSource } from "./event_source.ts";
 import { buildRbac } from "./rbac.ts";
 import { assertUniqueNames } from "./_names.ts";

@@ -4,11 +4,11 @@ import { parse, parseAllDocuments } from "yaml";
 import { WorkflowTemplate as WorkflowTemplateModel } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate";
 import { AphexError, ExitCode } from "../models/errors.ts";
 import { configTable, parseRaw, rawConfig, rawEnvironment } from "../tests/generate_table.ts";
-import { toYamlDocument } from "./_yaml.ts";
+import { toYamlDocument } from "./yaml.ts";
 import { generateManifests, MAX_MANIFEST_BYTES } from "./generate.ts";
 import { buildTopology, pipelineSteps, topologyHash } from "./topology.ts";
 import { buildValidateWorkflowTemplate, buildWorkflowTemplate } from "./workflow_template.ts";
-import { TOPOLOGY_HASH_ANNOTATION } from "./_common.ts";
+import { TOPOLOGY_HASH_ANNOTATION } from "./labels.ts";
 import type { DagTask, Manifest } from "./types.ts";
 
 const TABLE = configTable();

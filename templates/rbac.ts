@@ -15,7 +15,7 @@
  * @module
  */
 import type { AphexConfig } from "../models/config.ts";
-import { IRSA_ANNOTATION, objectNames, standardLabels } from "./_common.ts";
+import { IRSA_ANNOTATION, objectNames, standardLabels } from "./labels.ts";
 import type { Manifest, PolicyRule, Role, RoleBinding, ServiceAccount } from "./types.ts";
 
 /** Annotation documenting what to put into the IRSA annotation. */

@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto";
 import type { AphexConfig } from "../models/config.ts";
 import { VALIDATED_PR_ACTIONS } from "../models/event.ts";
-import { objectNames, standardLabels } from "./_common.ts";
+import { objectNames, standardLabels } from "./labels.ts";
 import type { DataFilter, EventDependency, Sensor, Trigger, WorkflowResource } from "./types.ts";
 import { COMMIT_SHA_PARAMETER, REF_PARAMETER } from "./workflow_template.ts";
 

@@ -24,7 +24,7 @@ import {
   objectNames,
   standardLabels,
   TOPOLOGY_HASH_ANNOTATION,
-} from "./_common.ts";
+} from "./labels.ts";
 import { buildTopology, hashTopology, pipelineSteps, type Topology } from "./topology.ts";
 import {
   COMMIT_SHA_PARAMETER,
@@ -37,7 +37,7 @@ import { deployTemplates, testTemplates } from "./_environment_steps.ts";
 import { dagTask, environmentDags, ENVIRONMENTS_TEMPLATE } from "./_environment_dags.ts";
 import type { DagTask, EnvVar, Parameter, Template, WorkflowTemplate } from "./types.ts";
 
-export { TOPOLOGY_HASH_ANNOTATION } from "./_common.ts";
+export { TOPOLOGY_HASH_ANNOTATION } from "./labels.ts";
 export {
   COMMIT_SHA_PARAMETER,
   REF_PARAMETER,

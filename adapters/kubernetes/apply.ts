@@ -5,7 +5,7 @@
  * @module
  */
 import { createTwoFilesPatch } from "diff";
-import { toYamlDocument } from "../../templates/_yaml.ts";
+import { toYamlDocument } from "../../templates/yaml.ts";
 import { canonicalJson } from "../../templates/topology.ts";
 import {
   describeRef,

@@ -38,7 +38,7 @@ const config = parseRaw(raw(ENVIRONMENTS));
 const one = generateManifests(parseRaw(raw(1))).find((f) => f.file === "workflow-template.yaml")!;
 const files = generateManifests(config);
 const wt = files.find((f) => f.file === "workflow-template.yaml")!;
-const deployTemplate = (await import("../../templates/_yaml.ts")).toYamlDocument(wt.documents[0]!);
+const deployTemplate = (await import("../../templates/yaml.ts")).toYamlDocument(wt.documents[0]!);
 const deployBytes = new TextEncoder().encode(deployTemplate).length;
 console.log(
   `${ENVIRONMENTS} environments × ${STACKS} stacks: pipeline WorkflowTemplate ${deployBytes} bytes ` +

@@ -13,7 +13,7 @@ import { readCurrentDeployment } from "../../adapters/store/current.ts";
 import { stageRecordKey } from "../../adapters/store/stage_records.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";
 import { buildRbac } from "../../templates/rbac.ts";
-import { standardLabels } from "../../templates/_common.ts";
+import { standardLabels } from "../../templates/labels.ts";
 import { assembleWorkflowMetadata } from "../../stages/_run_record.ts";
 import { fromJsonText } from "../../models/_codec.ts";
 import { StageRecordCodec } from "../../adapters/store/stage_records.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parse } from "yaml";
 import { configTable } from "../tests/generate_table.ts";
-import { referenceYamlDocument, toYamlDocument } from "./_yaml.ts";
+import { referenceYamlDocument, toYamlDocument } from "./yaml.ts";
 import { buildManifests } from "./generate.ts";
 
 const oneLine = fc.string({ maxLength: 20 }).filter((s) => !/[\n\r]/.test(s));
