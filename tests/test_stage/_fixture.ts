@@ -5,7 +5,8 @@
  * @module
  */
 import { LocalArtifactStore, outputsKey } from "../../adapters/store/artifacts.ts";
-import type { StackOutputs, TestDeps, TestInputs } from "../../stages/test.ts";
+import type { TestDeps, TestInputs } from "../../stages/test.ts";
+import type { StackOutputs } from "../../adapters/store/test_results.ts";
 import { makeRepo, testGitEnv } from "../stages/_git_repo.ts";
 
 /** A fake GitHub token: present in the stage's environment, never in a test command's. */
