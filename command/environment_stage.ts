@@ -6,7 +6,8 @@
  */
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
 import { checkoutCommit, type GitRemoteOptions } from "../adapters/git/checkout.ts";
-import { type ArtifactStore, openArtifactStore } from "../adapters/store/artifacts.ts";
+import type { ArtifactStore } from "../adapters/store/artifact_store.ts";
+import { openArtifactStore } from "../adapters/store/artifacts.ts";
 import { freshArtifactsDir } from "../adapters/workspace/boundary.ts";
 import {
   loadStageConfig,

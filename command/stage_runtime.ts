@@ -17,7 +17,7 @@ import {
   type GitRunner,
   validateCommitSha,
 } from "../adapters/git/checkout.ts";
-import type { ArtifactStore } from "../adapters/store/artifacts.ts";
+import type { ArtifactStore } from "../adapters/store/artifact_store.ts";
 import type { AwsClientOptions } from "../adapters/aws/clients.ts";
 import { openArtifactStore } from "../adapters/store/artifacts.ts";
 import {

@@ -9,16 +9,17 @@ import type { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { AphexError, describeError } from "../models/errors.ts";
 import type { StackPlan } from "../models/plan.ts";
 import type { DeploymentResult } from "../models/results.ts";
-import { type CdkRunner, deployStack } from "../adapters/cdk/cli.ts";
+import type { CdkRunner } from "../adapters/cdk/runner.ts";
+import { deployStack } from "../adapters/cdk/cli.ts";
 import type { SynthesizedStack } from "../adapters/cdk/synth_environment.ts";
 import {
   assertStackDeployable,
   diagnoseStack,
   type FailureEvent,
   getStackOutputs,
-  type RetryOptions,
   type StackDiagnosis,
 } from "../adapters/cloudformation/stacks.ts";
+import type { RetryOptions } from "../adapters/cloudformation/throttling.ts";
 import {
   executeReviewedChangeSet,
   StaleChangeSetError,

@@ -7,7 +7,7 @@
  */
 import { type CommitRelation, commitRelation } from "../adapters/git/ancestry.ts";
 import { type CurrentDeployment, readCurrentDeployment } from "../adapters/store/current.ts";
-import type { ArtifactStore } from "../adapters/store/artifacts.ts";
+import type { ArtifactStore } from "../adapters/store/artifact_store.ts";
 import type { GitRemoteOptions } from "../adapters/git/checkout.ts";
 
 /** The verdict of {@linkcode checkStaleDeploy}. */

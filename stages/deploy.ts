@@ -37,7 +37,8 @@ import { AphexError, describeError, ExitCode } from "../models/errors.ts";
 import type { DeploymentResult } from "../models/results.ts";
 import { summarizePlan } from "../models/plan.ts";
 import { runInDependencyOrder } from "../models/stack_schedule.ts";
-import { logKey, outputsKey, planKey } from "../adapters/store/artifacts.ts";
+import { logKey, planKey } from "../adapters/store/artifact_store.ts";
+import { writeStackOutputs } from "../adapters/store/test_results.ts";
 import { downloadArtifacts } from "../adapters/store/download.ts";
 import { readReviewedPlan } from "../adapters/store/plans.ts";
 import { writeLastGood } from "../adapters/store/assemblies.ts";
@@ -47,12 +48,10 @@ import {
   type CloudFormationFactory,
   createCloudFormationClient,
 } from "../adapters/cloudformation/client.ts";
-import type { RetryOptions } from "../adapters/cloudformation/stacks.ts";
-import {
-  createCdkRunner,
-  DEFAULT_CDK_COMMAND,
-  transitiveDependencies,
-} from "../adapters/cdk/cli.ts";
+import type { RetryOptions } from "../adapters/cloudformation/throttling.ts";
+import { createCdkRunner } from "../adapters/cdk/runner.ts";
+import { DEFAULT_CDK_COMMAND } from "../adapters/cdk/cli.ts";
+import { transitiveDependencies } from "../adapters/cdk/assembly.ts";
 import { parseCdkCommand } from "../adapters/cdk/app.ts";
 import { childEnvironment } from "../adapters/cdk/environment.ts";
 import { synthesizeEnvironment } from "../adapters/cdk/synth_environment.ts";
@@ -349,12 +348,8 @@ export async function runDeploy(inputs: DeployInputs, deps: DeployDeps): Promise
     // 10. the record: outputs for the test stage (whenever a stack was attempted), then the log
     // of a failure, or the new live commit
     if (outcome.results.length > 0) {
-      const key = outputsKey(sha, target.name);
       try {
-        await store.put(key, JSON.stringify(outcome.outputs, null, 2) + "\n", {
-          contentType: "application/json",
-        });
-        outcome.outputsUri = store.uriFor(key);
+        outcome.outputsUri = await writeStackOutputs(store, sha, target.name, outcome.outputs);
         say(`stack outputs stored at ${outcome.outputsUri}`);
       } catch (e) {
         const message = `could not store the stack outputs: ${redact(describeError(e))}`;

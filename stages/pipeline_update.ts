@@ -5,13 +5,14 @@
  * 2. regenerate the WorkflowTemplates, EventSource and Sensor from the commit's configuration
  *    (and load the cluster configuration), so configuration errors stop the stage early;
  * 3. deploy `pipeline.pipelineStack` just-in-time with the CDK helpers, if configured
- *    ("no changes" is success);
+ *    ("no changes" is success; `adapters/cdk/pipeline_stack.ts`);
  * 4. read the live objects, print a readable diff, and apply the changed ones with server-side
  *    apply (field manager `aphex`, no force unless `--force-conflicts`); unchanged objects are
  *    not written at all;
  * 5. when the topology hash of the template this run started from differs from the new one,
  *    submit a new Workflow for the same commit from the updated template (deterministic name, so
- *    a retry gets AlreadyExists instead of a duplicate) and end successfully as "superseded".
+ *    a retry gets AlreadyExists instead of a duplicate; `templates/superseding_workflow.ts`) and
+ *    end successfully as "superseded".
  *
  * The RBAC objects are deliberately not applied here: a pipeline that could rewrite its own Role
  * could grant itself anything. `aphex apply` (run by an admin) installs them.
@@ -27,7 +28,6 @@
  * annotation (set on resubmitted runs), or the live WorkflowTemplate read before applying.
  * @module
  */
-import { join } from "node:path";
 import {
   type Command,
   type CommandContext,
@@ -35,26 +35,25 @@ import {
   runMain,
   str,
 } from "../command/contract.ts";
-import type { AphexConfig, StackConfig } from "../models/config.ts";
+import type { AphexConfig } from "../models/config.ts";
 import { AphexError, ExitCode, usageError } from "../models/errors.ts";
 import { generateManifests } from "../templates/generate.ts";
-import { workflowNamePrefix } from "../templates/sensor.ts";
+import type { Manifest } from "../templates/types.ts";
+import {
+  COMMIT_LABEL,
+  RESUBMITTED_LABEL,
+  supersedingWorkflow,
+  workflowParameter,
+} from "../templates/superseding_workflow.ts";
 import {
   COMMIT_SHA_PARAMETER,
-  LABEL_KEYS,
   REF_PARAMETER,
   TOPOLOGY_HASH_ANNOTATION,
 } from "../templates/workflow_template.ts";
 import {
-  cdkEnvironment,
-  type CdkRunner,
-  createCdkRunner,
-  DEFAULT_CDK_COMMAND,
-  deployStack,
-  findCdkAppDir,
-  selectStacks,
-} from "../adapters/cdk/cli.ts";
-import { synthesizeApp } from "../adapters/cdk/app.ts";
+  deployPipelineStackWithCdk,
+  type PipelineStackDeployer,
+} from "../adapters/cdk/pipeline_stack.ts";
 import { spec } from "./pipeline_update_spec.ts";
 import { makeRedactor, secretValuesFromEnv } from "../adapters/process/exec.ts";
 import {
@@ -73,7 +72,6 @@ import {
 } from "../adapters/kubernetes/client.ts";
 import {
   checkoutStage,
-  GITHUB_TOKEN_ENV,
   loadStageConfig,
   resolveStageInputs,
   type StageDeps,
@@ -83,12 +81,6 @@ import {
   writeOutputs,
 } from "../command/stage_runtime.ts";
 
-/** Label marking a Workflow submitted by the self-update stage. */
-export const RESUBMITTED_LABEL = "aphex.dev/resubmitted";
-/** Label holding the commit a resubmitted Workflow runs. */
-export const COMMIT_LABEL = "aphex.dev/commit-sha";
-/** Annotation naming the Workflow a resubmitted one supersedes. */
-export const SUPERSEDES_ANNOTATION = "aphex.dev/supersedes";
 /** Generated files the pipeline applies to itself (RBAC is left to `aphex apply`). */
 export const SELF_APPLIED_KINDS: readonly string[] = ["WorkflowTemplate", "EventSource", "Sensor"];
 
@@ -105,18 +97,6 @@ export interface PipelineUpdateInputs extends Omit<StageInputs, "commitSha"> {
   /** Topology hash of the template this run started from (`APHEX_TOPOLOGY_HASH`), if known. */
   runningTopologyHash?: string;
 }
-
-/** Deploys the pipeline's own CDK stack; returns whether CDK reported "no changes". */
-export type PipelineStackDeployer = (request: {
-  /** Checked-out repository. */
-  workspace: string;
-  /** The configured `pipeline.pipelineStack`. */
-  stack: StackConfig;
-  /** Environment of the stage. */
-  env: Record<string, string | undefined>;
-  /** Log sink. */
-  log: (line: string) => void;
-}) => Promise<{ stackName: string; noChanges: boolean }>;
 
 /** Injected dependencies of {@linkcode runPipelineUpdate}. */
 export interface PipelineUpdateDeps
@@ -164,20 +144,6 @@ export interface PipelineUpdateOutcome {
   pipelineStack?: { stackName: string; noChanges: boolean };
 }
 
-/**
- * Name of the Workflow that supersedes a run: `<pipeline prefix><first 31 hex of the commit>-<first
- * 8 hex of the new topology hash>` (at most 63 characters, like the Sensor's `<prefix><sha>`).
- * Deterministic, so a second attempt gets AlreadyExists instead of starting a duplicate.
- */
-export function resubmitWorkflowName(
-  pipeline: string,
-  options: { commitSha: string; topologyHash: string },
-): string {
-  const { commitSha } = options;
-  const hex = options.topologyHash.replace(/^sha256:/, "");
-  return `${workflowNamePrefix(pipeline)}${commitSha.slice(0, 31)}-${hex.slice(0, 8)}`;
-}
-
 /** The pipeline WorkflowTemplate among generated manifests. */
 function pipelineTemplate(config: AphexConfig, objects: readonly KubeObject[]): KubeObject {
   const found =
@@ -186,56 +152,6 @@ function pipelineTemplate(config: AphexConfig, objects: readonly KubeObject[]): 
     ) ?? objects.find((o) => o.kind === "WorkflowTemplate");
   if (!found) throw new AphexError("the generator produced no WorkflowTemplate");
   return found;
-}
-
-/** Builds the Workflow that re-runs `commitSha` from the updated template. */
-export function supersedingWorkflow(
-  config: AphexConfig,
-  options: {
-    commitSha: string;
-    ref: string;
-    topologyHash: string;
-    template: string;
-    supersedes?: string;
-  },
-): KubeObject {
-  const p = config.pipeline;
-  return {
-    apiVersion: "argoproj.io/v1alpha1",
-    kind: "Workflow",
-    metadata: {
-      name: resubmitWorkflowName(p.name, options),
-      namespace: p.namespace,
-      labels: {
-        [LABEL_KEYS.name]: p.name,
-        [LABEL_KEYS.managedBy]: "aphex",
-        [LABEL_KEYS.component]: "pipeline-run",
-        [RESUBMITTED_LABEL]: "true",
-        [COMMIT_LABEL]: options.commitSha,
-      },
-      annotations: {
-        [TOPOLOGY_HASH_ANNOTATION]: options.topologyHash,
-        ...(options.supersedes ? { [SUPERSEDES_ANNOTATION]: options.supersedes } : {}),
-      },
-    },
-    spec: {
-      workflowTemplateRef: { name: options.template },
-      arguments: {
-        parameters: [
-          { name: COMMIT_SHA_PARAMETER, value: options.commitSha },
-          { name: REF_PARAMETER, value: options.ref },
-        ],
-      },
-    },
-  };
-}
-
-function parameterOf(workflow: KubeObject | undefined, name: string): string | undefined {
-  const spec = workflow?.spec as
-    | { arguments?: { parameters?: { name?: string; value?: unknown }[] } }
-    | undefined;
-  const value = spec?.arguments?.parameters?.find((p) => p.name === name)?.value;
-  return typeof value === "string" && value !== "" ? value : undefined;
 }
 
 /**
@@ -389,7 +305,7 @@ export async function runPipelineUpdate(
     log(`topology unchanged (${newHash}): this run continues`);
     return outcome;
   }
-  const sha = inputs.commitSha ?? parameterOf(running, COMMIT_SHA_PARAMETER);
+  const sha = inputs.commitSha ?? workflowParameter(running, COMMIT_SHA_PARAMETER);
   if (!sha) throw usageError("cannot resubmit: the commit SHA is unknown");
   if (
     running?.metadata.labels?.[RESUBMITTED_LABEL] === "true" &&
@@ -400,7 +316,7 @@ export async function runPipelineUpdate(
     log(`warning: topology hash ${runningHash} ≠ ${newHash}, but ${outcome.guard}; continuing`);
     return outcome;
   }
-  const ref = parameterOf(running, REF_PARAMETER) ?? inputs.branch ?? "";
+  const ref = workflowParameter(running, REF_PARAMETER) ?? inputs.branch ?? "";
   const workflow = supersedingWorkflow(config, {
     commitSha: sha,
     ref,
@@ -408,7 +324,7 @@ export async function runPipelineUpdate(
     template: template.metadata.name,
     supersedes: inputs.workflowName,
   });
-  const { created } = await createIfAbsent(kube, workflow);
+  const { created } = await createIfAbsent(kube, workflow as Manifest as KubeObject);
   outcome.superseded = true;
   outcome.supersededBy = workflow.metadata.name;
   outcome.submitted = created;
@@ -420,101 +336,6 @@ export async function runPipelineUpdate(
   log(`superseded by ${workflow.metadata.name}`);
   return outcome;
 }
-
-/** Options of {@linkcode createCdkPipelineStackDeployer}. */
-export interface CdkPipelineStackOptions {
-  /** Runs `cdk` (default: `createCdkRunner` streaming redacted lines to the stage log). */
-  runner?: CdkRunner;
-  /** Command running the CDK CLI (default `npx --no-install cdk`). */
-  cdkCommand?: readonly string[];
-}
-
-/**
- * A {@linkcode PipelineStackDeployer} on the CDK helpers: synthesizes the stack's CDK app
- * just-in-time (`cdk synth` into a fresh directory) and deploys that one stack from the assembly
- * (`cdk deploy --exclusively --app <assembly>`), in the pipeline's own account (`CDK_DEFAULT_ACCOUNT`,
- * else the STS caller identity) and region (`AWS_REGION` / `AWS_DEFAULT_REGION`). "No changes"
- * is success; a failed synth or deploy throws (exit 1) with the output tail.
- */
-export function createCdkPipelineStackDeployer(
-  options: CdkPipelineStackOptions = {},
-): PipelineStackDeployer {
-  return async (request) => {
-    const env = request.env;
-    const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-    if (!region) {
-      throw usageError(
-        "deploying pipeline.pipelineStack needs AWS_REGION (or AWS_DEFAULT_REGION) in the environment",
-      );
-    }
-    const account = env.CDK_DEFAULT_ACCOUNT ?? await callerAccount(region);
-    const base: Record<string, string> = {};
-    for (const [k, v] of Object.entries(env)) {
-      if (v !== undefined && !WITHHELD_FROM_CDK.includes(k)) base[k] = v;
-    }
-    const runner = options.runner ??
-      createCdkRunner({ redact: makeRedactor(secretValuesFromEnv(env)), log: request.log });
-    const appDir = await findCdkAppDir(request.workspace, request.stack.path);
-    // A fresh checkout: install the app's dependencies (its own CDK CLI) first, as deploy does.
-    const assembly = await synthesizeApp(appDir, {
-      account,
-      region,
-      env: base,
-      runner,
-      cdkCommand: options.cdkCommand ?? DEFAULT_CDK_COMMAND,
-      workspace: request.workspace,
-    });
-    const outputsDir = await Deno.makeTempDir({ prefix: "aphex-pipeline-stack-" });
-    try {
-      const [target] = selectStacks(assembly, [request.stack.name], {
-        context: "pipeline.pipelineStack",
-        expectEnvironment: { account, region },
-      });
-      const outcome = await deployStack(assembly, target!, {
-        appDir,
-        outputsFile: join(outputsDir, "outputs.json"),
-        env: cdkEnvironment(base, { account, region }),
-        runner,
-        cdkCommand: options.cdkCommand ?? DEFAULT_CDK_COMMAND,
-      });
-      if (!outcome.ok) {
-        const tail = outcome.output.trimEnd().split("\n").slice(-20).join("\n");
-        throw new AphexError(
-          `cdk deploy of the pipeline stack ${outcome.stackName} failed (exit ${outcome.exitCode})` +
-            (tail ? `:\n${tail}` : ""),
-        );
-      }
-      return { stackName: outcome.stackName, noChanges: outcome.noChanges };
-    } finally {
-      await Deno.remove(outputsDir, { recursive: true }).catch(() => {});
-      await Deno.remove(assembly.dir, { recursive: true }).catch(() => {});
-    }
-  };
-}
-
-/** Variables never passed to the CDK app (it runs repository code). */
-const WITHHELD_FROM_CDK = [GITHUB_TOKEN_ENV];
-
-async function callerAccount(region: string): Promise<string> {
-  const { createStsClient } = await import("../adapters/aws/credentials.ts");
-  const { GetCallerIdentityCommand } = await import("@aws-sdk/client-sts");
-  const sts = createStsClient({ region });
-  try {
-    const account = (await sts.send(new GetCallerIdentityCommand({}))).Account;
-    if (!account) throw new Error("no account in the answer");
-    return account;
-  } catch (e) {
-    throw new AphexError(
-      `cannot determine the pipeline's AWS account (sts:GetCallerIdentity; set CDK_DEFAULT_ACCOUNT ` +
-        `to skip it): ${e instanceof Error ? e.message : e}`,
-    );
-  } finally {
-    sts.destroy();
-  }
-}
-
-/** The default {@linkcode PipelineStackDeployer}: {@linkcode createCdkPipelineStackDeployer}. */
-export const deployPipelineStackWithCdk: PipelineStackDeployer = createCdkPipelineStackDeployer();
 
 /** Writes the stage's Argo output parameters and `result.json`. */
 export async function writePipelineUpdateOutputs(

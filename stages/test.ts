@@ -11,6 +11,9 @@
  * result's `countSource` is the least precise source any command needed (junit > tap > summary >
  * per-command), so it is `per-command` as soon as one command could only be counted as one test
  * passed or failed by its exit code. Numbers are never invented.
+ *
+ * One command's run (its environment, log file, reports and counts) is in `_test_command.ts`; the
+ * store keys and the stack outputs reader in `adapters/store/test_results.ts`.
  * @module
  */
 import { join } from "node:path";
@@ -21,29 +24,16 @@ import {
   runMain,
   str,
 } from "../command/contract.ts";
-import { type Codec, fromJsonText, record, string } from "../models/_codec.ts";
-import type { EnvironmentConfig } from "../models/config.ts";
-import { AphexError, describeError, ExitCode } from "../models/errors.ts";
+import { describeError, ExitCode } from "../models/errors.ts";
 import { type TestExecutionResult, TestExecutionResultCodec } from "../models/results.ts";
 import { writeLastGood } from "../adapters/store/assemblies.ts";
-import {
-  type ArtifactStore,
-  openArtifactStore,
-  outputsKey,
-  readText,
-  type S3StoreOptions,
-  validateKey,
-} from "../adapters/store/artifacts.ts";
-import {
-  type CommandOutcome,
-  makeRedactor,
-  type Redactor,
-  runShellCommand,
-  secretValuesFromEnv,
-} from "../adapters/process/exec.ts";
+import type { ArtifactStore } from "../adapters/store/artifact_store.ts";
+import { openArtifactStore } from "../adapters/store/artifacts.ts";
+import type { S3StoreOptions } from "../adapters/store/s3_store.ts";
+import { readStackOutputs, testResultKey } from "../adapters/store/test_results.ts";
+import { makeRedactor, type Redactor, secretValuesFromEnv } from "../adapters/process/exec.ts";
 import {
   checkoutStage,
-  GITHUB_TOKEN_ENV,
   resolveBucket,
   resolveStageInputs,
   runStageCommand,
@@ -56,56 +46,26 @@ import {
 } from "../command/stage_runtime.ts";
 import {
   commandFailed,
-  countCommand,
   encodeTestRun,
-  oneLine,
   overallCountSource,
   renderSummaryTable,
   seconds,
-  type TestCommandReport,
   type TestRunDocument,
   TestRunDocumentCodec,
 } from "../models/test_run.ts";
+import { globToRegExp } from "../adapters/workspace/report_files.ts";
 import {
-  changedReportFiles,
-  findReportFiles,
-  globToRegExp,
-  readReports,
-} from "../adapters/workspace/report_files.ts";
+  commandEnvironment,
+  type CommandRun,
+  runTestCommand,
+  type TestCommandContext,
+} from "./_test_command.ts";
 
 /** Default per-command timeout (1 hour, the test pod's deadline). */
 export const DEFAULT_TEST_COMMAND_TIMEOUT_MS = 60 * 60 * 1000;
 
 /** JUnit report globs used when none is given (relative to the workspace). */
 export const DEFAULT_JUNIT_GLOBS: readonly string[] = ["**/junit*.xml", "test-results/**/*.xml"];
-
-/** Largest command log parsed whole for counts; beyond it only the output tails are parsed. */
-export const MAX_PARSED_LOG_BYTES = 16 * 1024 * 1024;
-
-/**
- * Largest `APHEX_STACK_OUTPUTS` value (bytes). Linux refuses a single environment string over
- * 128 KiB, so bigger outputs are only given through `APHEX_STACK_OUTPUTS_FILE`.
- */
-export const MAX_OUTPUTS_ENV_BYTES = 96 * 1024;
-
-/** Environment variables never passed on to test commands. */
-const WITHHELD_FROM_COMMANDS = [GITHUB_TOKEN_ENV];
-
-/** Stack outputs of one environment: stack name → output key → value. */
-export type StackOutputs = Record<string, Record<string, string>>;
-
-/** JSON codec of {@linkcode StackOutputs} (`<sha>/outputs/<env>.json`). */
-export const StackOutputsCodec: Codec<StackOutputs> = record(record(string));
-
-/** Key of an environment's test results: `<sha>/tests/<env>/result.json`. */
-export function testResultKey(commitSha: string, environment: string): string {
-  return validateKey(`${commitSha}/tests/${environment}/result.json`);
-}
-
-/** Key of the log of test command `n` (1-based): `<sha>/tests/<env>/<n>.log`. */
-export function testLogKey(commitSha: string, environment: string, n: number): string {
-  return validateKey(`${commitSha}/tests/${environment}/${n}.log`);
-}
 
 /** Inputs of {@linkcode runTests}: the stage inputs plus the environment and report globs. */
 export interface TestInputs extends StageInputs {
@@ -138,23 +98,6 @@ export interface TestOutcome {
 // ---------------------------------------------------------------------------------------------
 // The stage
 
-/** Reads and validates `<sha>/outputs/<env>.json`; exit-1 error when deploy did not write it. */
-export async function readStackOutputs(
-  store: ArtifactStore,
-  commitSha: string,
-  environment: string,
-): Promise<StackOutputs> {
-  const key = outputsKey(commitSha, environment);
-  if (!(await store.exists(key))) {
-    throw new AphexError(
-      `${store.uriFor(key)} not found: no deployment of ${environment} was recorded for commit ` +
-        `${commitSha} (the deploy stage writes it, even when the stacks have no outputs); ` +
-        `run aphex deploy --env ${environment} first`,
-    );
-  }
-  return fromJsonText(StackOutputsCodec, await readText(store, key), store.uriFor(key));
-}
-
 function emptyResult(duration: number): TestExecutionResult {
   return {
     success: true,
@@ -167,160 +110,6 @@ function emptyResult(duration: number): TestExecutionResult {
     failedCount: 0,
     countSource: "per-command",
   };
-}
-
-/** What the commands of one stage run share. */
-interface RunContext {
-  inputs: TestInputs;
-  deps: TestDeps;
-  store: ArtifactStore;
-  environment: string;
-  /** Complete environment of the commands. */
-  env: Record<string, string | undefined>;
-  patterns: RegExp[];
-  tmpDir: string;
-  redact: Redactor;
-  log: (line: string) => void;
-}
-
-/** One command's report, its raw outcome and a storage problem, if any. */
-interface CommandRun {
-  report: TestCommandReport;
-  outcome: CommandOutcome;
-  storageProblem?: string;
-}
-
-/**
- * The environment of the test commands: the stage's own minus the git token, plus the commit,
- * the environment's name, account and region, and the stack outputs (inline and as a file).
- */
-function commandEnvironment(
-  base: Record<string, string | undefined>,
-  options: {
-    inputs: TestInputs;
-    environment: EnvironmentConfig;
-    outputsJson: string;
-    outputsFile: string;
-  },
-): { env: Record<string, string | undefined>; notes: string[] } {
-  const { inputs, environment, outputsJson, outputsFile } = options;
-  const env: Record<string, string | undefined> = {
-    ...base,
-    APHEX_COMMIT_SHA: inputs.commitSha,
-    APHEX_WORKSPACE: inputs.workspace,
-    ...(inputs.branch ? { APHEX_BRANCH: inputs.branch } : {}),
-    APHEX_ENV: environment.name,
-    APHEX_ACCOUNT: environment.account,
-    AWS_REGION: environment.region,
-    AWS_DEFAULT_REGION: environment.region,
-    APHEX_STACK_OUTPUTS_FILE: outputsFile,
-    APHEX_STACK_OUTPUTS: outputsJson,
-  };
-  for (const name of WITHHELD_FROM_COMMANDS) delete env[name];
-  const notes: string[] = [];
-  if (new TextEncoder().encode(outputsJson).length > MAX_OUTPUTS_ENV_BYTES) {
-    delete env.APHEX_STACK_OUTPUTS;
-    notes.push(
-      `stack outputs are over ${MAX_OUTPUTS_ENV_BYTES} bytes: APHEX_STACK_OUTPUTS is not set, ` +
-        "read APHEX_STACK_OUTPUTS_FILE instead",
-    );
-  }
-  return { env, notes };
-}
-
-/**
- * Runs test command `n`: streams its output live and into its own log file, finds the JUnit
- * reports it wrote, counts its tests and stores its log as `<sha>/tests/<env>/<n>.log`.
- */
-async function runTestCommand(ctx: RunContext, n: number, command: string): Promise<CommandRun> {
-  const { inputs, deps, redact, log } = ctx;
-  const label = `test/${n}`;
-  const prefix = `[${label}] `;
-  const logPath = join(ctx.tmpDir, `${n}.log`);
-  const logFile = await Deno.open(logPath, { write: true, create: true, truncate: true });
-  const encoder = new TextEncoder();
-  const writeLine = (line: string) => {
-    const bytes = encoder.encode(line + "\n");
-    for (let off = 0; off < bytes.length;) off += logFile.writeSync(bytes.subarray(off));
-  };
-  const find = () =>
-    findReportFiles(inputs.workspace, ctx.patterns, { excludeDirs: [inputs.storeDir] });
-  let outcome: CommandOutcome;
-  let junitFiles: string[];
-  const notes: string[] = [];
-  try {
-    writeLine(redact(`# aphex ${label}: ${oneLine(command)}`));
-    const before = await find();
-    const startedMs = Date.now();
-    log(`[${label}] $ ${oneLine(command)}`);
-    outcome = await runShellCommand(command, {
-      cwd: inputs.workspace,
-      env: ctx.env,
-      label,
-      log: (line) => {
-        deps.log(line);
-        writeLine(line.startsWith(prefix) ? line.slice(prefix.length) : line);
-      },
-      redact,
-      timeoutMs: deps.commandTimeoutMs ?? DEFAULT_TEST_COMMAND_TIMEOUT_MS,
-      ...(deps.signal ? { signal: deps.signal } : {}),
-    });
-    junitFiles = changedReportFiles(before, await find(), startedMs);
-    writeLine(
-      `# exit code ${outcome.exitCode}${outcome.timedOut ? " (timed out)" : ""}${
-        outcome.cancelled ? " (cancelled)" : ""
-      } in ${(outcome.durationMs / 1000).toFixed(2)} s`,
-    );
-  } finally {
-    logFile.close();
-  }
-  try {
-    // Counts: the whole output when the log is small enough, else the kept tails.
-    let output: string;
-    if ((await Deno.stat(logPath)).size <= MAX_PARSED_LOG_BYTES) {
-      const text = await Deno.readTextFile(logPath);
-      output = text.slice(text.indexOf("\n") + 1); // without the header line
-    } else {
-      output = `${outcome.stdoutTail}\n${outcome.stderrTail}`;
-      notes.push(`output over ${MAX_PARSED_LOG_BYTES} bytes: counts parsed from its tail only`);
-    }
-    const junit = await readReports(inputs.workspace, junitFiles, notes);
-    const counts = countCommand(outcome, output, junit);
-    const key = testLogKey(inputs.commitSha, ctx.environment, n);
-    let logUri: string | null = null;
-    let storageProblem: string | undefined;
-    try {
-      await ctx.store.put(key, { path: logPath }, { contentType: "text/plain" });
-      logUri = ctx.store.uriFor(key);
-    } catch (e) {
-      storageProblem = `the log of command #${n} could not be stored: ${
-        redact(e instanceof Error ? e.message : String(e))
-      }`;
-      log(`[test] ${storageProblem}`);
-    }
-    const report: TestCommandReport = {
-      index: n,
-      command: outcome.command,
-      exitCode: outcome.exitCode,
-      timedOut: outcome.timedOut,
-      cancelled: outcome.cancelled,
-      duration: seconds(outcome.durationMs),
-      ...counts,
-      notes: [...notes, ...counts.notes],
-      junitFiles,
-      logUri,
-    };
-    log(
-      `[${label}] ${commandFailed(report) ? "FAILED" : "ok"} (exit ${outcome.exitCode}) in ${
-        report.duration.toFixed(2)
-      } s: ${report.testCount} test(s), ${report.passedCount} passed, ${report.failedCount} ` +
-        `failed (${report.countSource}${junitFiles.length ? `: ${junitFiles.join(", ")}` : ""})`,
-    );
-    for (const note of report.notes) log(`[${label}] note: ${note}`);
-    return { report, outcome, ...(storageProblem ? { storageProblem } : {}) };
-  } finally {
-    await Deno.remove(logPath).catch(() => {});
-  }
 }
 
 /** Totals over the commands run: the spec's TestExecutionResult plus skipped tests. */
@@ -351,7 +140,7 @@ function summarize(
 
 /** Stores the results document; the outcome says whether the stage succeeded. */
 async function publish(
-  ctx: Pick<RunContext, "store" | "redact" | "log">,
+  ctx: Pick<TestCommandContext, "store" | "redact" | "log">,
   doc: TestRunDocument,
 ): Promise<TestOutcome> {
   const key = testResultKey(doc.commitSha, doc.environment);
@@ -440,14 +229,18 @@ export async function runTests(inputs: TestInputs, deps: TestDeps): Promise<Test
       } stack(s) given to the commands`,
     );
 
-    const ctx: RunContext = {
+    const ctx: TestCommandContext = {
       ...base,
-      inputs,
-      deps,
+      workspace: inputs.workspace,
+      storeDir: inputs.storeDir,
+      commitSha: sha,
       environment: envName,
       env,
       patterns,
       tmpDir,
+      timeoutMs: deps.commandTimeoutMs ?? DEFAULT_TEST_COMMAND_TIMEOUT_MS,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+      output: deps.log,
     };
     const runs: CommandRun[] = [];
     for (const [i, command] of commands.entries()) {
@@ -458,7 +251,7 @@ export async function runTests(inputs: TestInputs, deps: TestDeps): Promise<Test
         log(`[test] ${note}`);
         break;
       }
-      runs.push(await runTestCommand(ctx, i + 1, command));
+      runs.push(await runTestCommand(ctx, { n: i + 1, command }));
     }
 
     const { result, skippedCount } = summarize(runs, { planned: commands.length, startedMs });

@@ -1,10 +1,11 @@
 /**
- * Whether the default AWS credential chain works on this machine (a laptop before `run --local`
- * deploys): a bounded `sts:GetCallerIdentity`. The SDK is imported only when asked, so the
- * commands that may not need AWS start without it.
+ * `sts:GetCallerIdentity` of the default AWS credential chain: whether it works on this machine (a
+ * laptop before `run --local` deploys), and the account the pipeline's own credentials belong to
+ * (deployments into the pipeline's account when `CDK_DEFAULT_ACCOUNT` is not set). The SDK is
+ * imported only when asked, so the commands that may not need AWS start without it.
  * @module
  */
-import { describeError } from "../../models/errors.ts";
+import { AphexError, describeError } from "../../models/errors.ts";
 import type { StsClientFactory } from "./credentials.ts";
 
 /** Whether the default AWS credential chain works, from a bounded `sts:GetCallerIdentity`. */
@@ -55,5 +56,28 @@ export async function detectAwsCredentials(
   } finally {
     clearTimeout(timer);
     client?.destroy();
+  }
+}
+
+/**
+ * The account of the default credential chain in `region`, from `sts:GetCallerIdentity`.
+ *
+ * @throws {AphexError} exit 1 when STS cannot be reached or names no account.
+ */
+export async function callerAccount(region: string): Promise<string> {
+  const { createStsClient } = await import("./credentials.ts");
+  const { GetCallerIdentityCommand } = await import("@aws-sdk/client-sts");
+  const sts = createStsClient({ region });
+  try {
+    const account = (await sts.send(new GetCallerIdentityCommand({}))).Account;
+    if (!account) throw new Error("no account in the answer");
+    return account;
+  } catch (e) {
+    throw new AphexError(
+      `cannot determine the pipeline's AWS account (sts:GetCallerIdentity; set CDK_DEFAULT_ACCOUNT ` +
+        `to skip it): ${e instanceof Error ? e.message : e}`,
+    );
+  } finally {
+    sts.destroy();
   }
 }

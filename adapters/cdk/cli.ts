@@ -12,16 +12,6 @@ import { AphexError, usageError } from "../../models/errors.ts";
 import { type AssemblyStack, type CloudAssembly, readCloudAssembly } from "./assembly.ts";
 import { type CdkRunner, denoCdkRunner } from "./runner.ts";
 
-// Also importable from here, where the deploy and pipeline-update stages import them.
-export { findCdkAppDir, locateCdkApps } from "./app_dir.ts";
-export {
-  type AssemblyStack,
-  type CloudAssembly,
-  selectStacks,
-  transitiveDependencies,
-} from "./assembly.ts";
-export { type CdkRunner, createCdkRunner } from "./runner.ts";
-
 /** Default command that runs the project's own CDK CLI (never downloads one). */
 export const DEFAULT_CDK_COMMAND: readonly string[] = ["npx", "--no-install", "cdk"];
 

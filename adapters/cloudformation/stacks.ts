@@ -19,9 +19,6 @@ import {
 import { AphexError, describeError } from "../../models/errors.ts";
 import { type RetryOptions, ThrottledError, withThrottlingRetry } from "./throttling.ts";
 
-// Also importable from here, where the deploy stage imports it.
-export type { RetryOptions } from "./throttling.ts";
-
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A stack's current state. */

@@ -24,20 +24,6 @@ import { sha256Stream } from "./hash.ts";
 import { LocalArtifactStore } from "./local_store.ts";
 import { S3ArtifactStore, type S3StoreOptions } from "./s3_store.ts";
 
-// Also importable from here, where the deploy, test and run --local stages import them.
-export type { ArtifactStore } from "./artifact_store.ts";
-export {
-  artifactKey,
-  logKey,
-  metadataKey,
-  outputsKey,
-  planKey,
-  readText,
-  validateKey,
-} from "./artifact_store.ts";
-export { LocalArtifactStore } from "./local_store.ts";
-export type { S3StoreOptions } from "./s3_store.ts";
-
 /** Contents of `<sha>/metadata.json`. */
 export interface BuildMetadataDocument {
   /** Commit the build ran on. */

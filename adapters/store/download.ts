@@ -6,13 +6,8 @@
  */
 import { resolve } from "node:path";
 import { AphexError, describeError } from "../../models/errors.ts";
-import {
-  artifactKey,
-  artifactPathOf,
-  type ArtifactStore,
-  metadataKey,
-  readBuildMetadata,
-} from "./artifacts.ts";
+import { artifactKey, type ArtifactStore, metadataKey } from "./artifact_store.ts";
+import { artifactPathOf, readBuildMetadata } from "./artifacts.ts";
 import { prepareDownloadTarget } from "../workspace/boundary.ts";
 import { sha256Stream } from "./hash.ts";
 

@@ -5,7 +5,7 @@
  */
 import { AphexError } from "../../models/errors.ts";
 import type { EnvironmentPlan } from "../../models/plan.ts";
-import { type ArtifactStore, planKey, readText } from "./artifacts.ts";
+import { type ArtifactStore, planKey, readText } from "./artifact_store.ts";
 
 /**
  * Reads the plan the plan step stored for this commit and environment (`<sha>/plans/<env>.json`).

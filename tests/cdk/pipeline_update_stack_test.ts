@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type CdkRunRequest, createCdkRunner } from "../../adapters/cdk/runner.ts";
-import { createCdkPipelineStackDeployer } from "../../stages/pipeline_update.ts";
+import { createCdkPipelineStackDeployer } from "../../adapters/cdk/pipeline_stack.ts";
 import { bundleCdk, cdkExports } from "../../tools/build_npm.ts";
 import { OIDC_ARN, ROOT } from "./_synth.ts";
 

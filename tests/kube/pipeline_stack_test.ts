@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CdkRunRequest, createCdkRunner } from "../../adapters/cdk/runner.ts";
 import { AphexError } from "../../models/errors.ts";
-import { createCdkPipelineStackDeployer } from "../../stages/pipeline_update.ts";
+import { createCdkPipelineStackDeployer } from "../../adapters/cdk/pipeline_stack.ts";
 
 const FIXTURE_APP = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "cdk-app");
 

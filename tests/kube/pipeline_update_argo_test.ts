@@ -4,7 +4,8 @@
  * `{{workflow.name}}`, the commit parameter; the workspace and outputs volumes mounted here.
  */
 import assert from "node:assert/strict";
-import { command, resubmitWorkflowName } from "../../stages/pipeline_update.ts";
+import { command } from "../../stages/pipeline_update.ts";
+import { resubmitWorkflowName } from "../../templates/superseding_workflow.ts";
 import { parseConfigOrThrow } from "../../models/config_parse.ts";
 import {
   buildWorkflowTemplate,

@@ -3,7 +3,8 @@
  * fake API server, the real generator, a real git workspace.
  */
 import assert from "node:assert/strict";
-import { command, resubmitWorkflowName, runPipelineUpdate } from "../../stages/pipeline_update.ts";
+import { command, runPipelineUpdate } from "../../stages/pipeline_update.ts";
+import { resubmitWorkflowName } from "../../templates/superseding_workflow.ts";
 import { createKubeClient, loadKubeConfig } from "../../adapters/kubernetes/client.ts";
 import { AphexError } from "../../models/errors.ts";
 import { main } from "../../cli/main.ts";

@@ -28,10 +28,10 @@ import { sha256Bytes } from "../../adapters/store/hash.ts";
 import {
   createRunCommand,
   type CredentialCheck,
-  formatSummary,
   type RunCommandOverrides,
   type RunLocalOutcome,
 } from "../../stages/run_local.ts";
+import { formatSummary } from "../../stages/_run_local_plan.ts";
 import { makeRepo } from "../stages/_git_repo.ts";
 import { assemblyManifest, FAKE_CDK, FakeCloudFormation } from "../deploy/_fixture.ts";
 

@@ -6,7 +6,8 @@
  */
 import { outputsKey } from "../../adapters/store/artifact_store.ts";
 import { LocalArtifactStore } from "../../adapters/store/local_store.ts";
-import type { StackOutputs, TestDeps, TestInputs } from "../../stages/test.ts";
+import type { TestDeps, TestInputs } from "../../stages/test.ts";
+import type { StackOutputs } from "../../adapters/store/test_results.ts";
 import { makeRepo, testGitEnv } from "../stages/_git_repo.ts";
 
 /** A fake GitHub token: present in the stage's environment, never in a test command's. */

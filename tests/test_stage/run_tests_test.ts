@@ -5,7 +5,8 @@ import { fromJsonText } from "../../models/_codec.ts";
 import { AphexError } from "../../models/errors.ts";
 import { type ArtifactStore, outputsKey, readText } from "../../adapters/store/artifact_store.ts";
 import { checkoutCommit } from "../../adapters/git/checkout.ts";
-import { runTests, testLogKey, testResultKey } from "../../stages/test.ts";
+import { runTests } from "../../stages/test.ts";
+import { testLogKey, testResultKey } from "../../adapters/store/test_results.ts";
 import { type TestRunDocument, TestRunDocumentCodec } from "../../models/test_run.ts";
 import { FAKE_TOKEN, type TestFixture, withTestFixture } from "./_fixture.ts";
 
