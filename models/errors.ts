@@ -82,3 +82,8 @@ export function describeError(error: unknown): string {
   }
   return String(error);
 }
+
+/** The first line of a (possibly multi-line) message, trimmed: for summaries and tables. */
+export function firstLine(text: string): string {
+  return text.split("\n")[0]!.trim();
+}

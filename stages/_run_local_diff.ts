@@ -8,7 +8,7 @@
  */
 import { resolve } from "node:path";
 import type { EnvironmentConfig } from "../models/config.ts";
-import { describeError } from "../models/errors.ts";
+import { describeError, firstLine } from "../models/errors.ts";
 import type { StsClientFactory } from "../adapters/aws/credentials.ts";
 import type { CloudAssembly } from "../adapters/cdk/assembly.ts";
 import { createCdkRunner } from "../adapters/cdk/runner.ts";
@@ -35,10 +35,6 @@ export interface DiffEnvironmentOptions {
   log: (line: string) => void;
   /** STS client factory (default: bounded clients on the default chain). */
   stsClient?: StsClientFactory;
-}
-
-function firstLine(text: string): string {
-  return text.split("\n")[0]!.trim();
 }
 
 /**

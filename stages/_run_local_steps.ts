@@ -6,7 +6,7 @@
  * without blocking Ctrl-C.
  * @module
  */
-import { AphexError, describeError, ExitCode } from "../models/errors.ts";
+import { AphexError, describeError, ExitCode, firstLine } from "../models/errors.ts";
 import type { Redactor } from "../adapters/process/exec.ts";
 import {
   formatDuration,
@@ -37,10 +37,6 @@ export interface LocalStepRunnerOptions {
   redact: Redactor;
   /** Cancels the run: steps not yet started are skipped. */
   signal?: AbortSignal;
-}
-
-function firstLine(text: string): string {
-  return text.split("\n")[0]!.trim();
 }
 
 /** Runs the steps of a local run in order and keeps the summary rows and the exit code. */

@@ -29,7 +29,7 @@ import {
   str,
 } from "../command/contract.ts";
 import { DEFAULT_CONFIG_FILE } from "../command/config_file.ts";
-import { AphexError, ExitCode, usageError } from "../models/errors.ts";
+import { AphexError, ExitCode, firstLine, usageError } from "../models/errors.ts";
 import { LocalArtifactStore } from "../adapters/store/local_store.ts";
 import { metadataKey } from "../adapters/store/artifact_store.ts";
 import { DEFAULT_CDK_COMMAND } from "../adapters/cdk/cli.ts";
@@ -117,10 +117,6 @@ export interface RunLocalOutcome {
   environments: string[];
   /** Every step in order, including the skipped ones. */
   steps: LocalStepSummary[];
-}
-
-function firstLine(text: string): string {
-  return text.split("\n")[0]!.trim();
 }
 
 /**

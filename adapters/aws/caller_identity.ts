@@ -5,17 +5,13 @@
  * imported only when asked, so the commands that may not need AWS start without it.
  * @module
  */
-import { AphexError, describeError } from "../../models/errors.ts";
+import { AphexError, describeError, firstLine } from "../../models/errors.ts";
 import type { StsClientFactory } from "./credentials.ts";
 
 /** Whether the default AWS credential chain works, from a bounded `sts:GetCallerIdentity`. */
 export type CredentialCheck =
   | { available: true; account: string; arn: string }
   | { available: false; reason: string };
-
-function firstLine(text: string): string {
-  return text.split("\n")[0]!.trim();
-}
 
 /**
  * Bounded `sts:GetCallerIdentity` on the default credential chain: whether `cdk diff`, the AWS

@@ -44,7 +44,8 @@ export interface CloudAssembly {
   stacks: AssemblyStack[];
 }
 
-function asRecord(value: unknown): Record<string, unknown> | undefined {
+/** `value` as a JSON object (not null, not an array), else undefined. */
+export function asRecord(value: unknown): Record<string, unknown> | undefined {
   return typeof value === "object" && value !== null && !Array.isArray(value)
     ? value as Record<string, unknown>
     : undefined;

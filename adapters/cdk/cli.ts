@@ -9,7 +9,7 @@
  */
 import { resolve } from "node:path";
 import { AphexError, usageError } from "../../models/errors.ts";
-import { type AssemblyStack, type CloudAssembly, readCloudAssembly } from "./assembly.ts";
+import { asRecord, type AssemblyStack, type CloudAssembly, readCloudAssembly } from "./assembly.ts";
 import { type CdkRunner, denoCdkRunner } from "./runner.ts";
 
 /** Default command that runs the project's own CDK CLI (never downloads one). */
@@ -183,12 +183,6 @@ export function deployArgs(
 /** Whether CDK output says the stack was unchanged. */
 export function isNoChanges(output: string): boolean {
   return /\(no changes\)/.test(output);
-}
-
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : undefined;
 }
 
 async function readOutputsFile(file: string, stackName: string): Promise<Record<string, string>> {

@@ -3,12 +3,8 @@
  * when asked, a detached checkout of a commit that exists locally (never over uncommitted work).
  * @module
  */
-import { AphexError, describeError, usageError } from "../../models/errors.ts";
+import { AphexError, describeError, firstLine, usageError } from "../../models/errors.ts";
 import { gitEnvironment, type GitRunner, runGit, validateCommitSha } from "./checkout.ts";
-
-function firstLine(text: string): string {
-  return text.split("\n")[0]!.trim();
-}
 
 async function git(
   runner: GitRunner,
