@@ -127,6 +127,7 @@ export const COMMANDS: Record<string, Entry> = {
   run: {
     summary: "Run the pipeline on the local checkout (--local): build, synth/diff, deploy, tests",
     load: () => import("../stages/run_local.ts"),
+    help: () => import("../stages/run_local_spec.ts"),
   },
 };
 
