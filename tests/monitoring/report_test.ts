@@ -21,13 +21,8 @@ import {
   runRecordKey,
 } from "../../adapters/store/stage_records.ts";
 import { assembleWorkflowMetadata, parseWorkflowFailures } from "../../stages/_run_record.ts";
-import {
-  command,
-  type ReportDeps,
-  type ReportInputs,
-  resolveReportInputs,
-  runReport,
-} from "../../stages/report.ts";
+import { command, type ReportDeps, runReport } from "../../stages/report.ts";
+import { type ReportInputs, resolveReportInputs } from "../../stages/_report_inputs.ts";
 import {
   awsError,
   closedPortUrl,
