@@ -389,3 +389,82 @@ Deno.test("closest: suggests near keys only", () => {
   assert.equal(closest("artifact", ["commands", "artifacts"]), "artifacts");
   assert.equal(closest("zzz", ["commands", "artifacts"]), undefined);
 });
+
+const PLACED: BadCase[] = [
+  {
+    name: "an empty value where a string belongs is reported, not thrown",
+    text: replaceLine(BASE, 8, "    account:"),
+    expect: "8:13: environments[0].account: must be a quoted 12-digit string; the value is empty",
+  },
+  {
+    name: "a repeated quoted key is named without its quote",
+    text: replaceLine(BASE, 7, '    region: us-east-1\n    "region": us-west-2'),
+    expect: '8:5: duplicate key "region": each key may appear only once in a mapping',
+  },
+  {
+    name: "an empty mapping value is placed after its key",
+    text: BASE + "pipeline:\n  webhook:\n",
+    expect: "13:11: pipeline.webhook: must be an object",
+  },
+  {
+    name: "a problem under an alias is placed at the alias as well as at the anchor",
+    text: replaceLine(BASE, 9, "    stacks: &stacks").replace("name: App", "name: 1App") +
+      '  - name: prod\n    region: eu-west-1\n    account: "210987654321"\n    stacks: *stacks\n',
+    expect: "15:13: environments[1].stacks[0].name: must be a CloudFormation stack name",
+  },
+];
+
+Deno.test("parseConfig: empty values, quoted keys and aliases are placed at their node", async (t) => {
+  for (const c of PLACED) {
+    await t.step(c.name, () => {
+      const result = parseConfig(c.text, { file: "aphex-config.yaml" });
+      assert.equal(result.ok, false, "config was accepted");
+      if (result.ok) return;
+      const lines = result.issues.map(formatIssue);
+      const want = `aphex-config.yaml:${c.expect}`;
+      assert.ok(
+        lines.some((l) => l.startsWith(want)),
+        `expected an issue starting with\n  ${want}\ngot\n  ${lines.join("\n  ")}`,
+      );
+    });
+  }
+});
+
+Deno.test("parseConfig: a YAML error after a URL, a bracket or a '#' in a value is reported", async () => {
+  // Lines like these before a syntax error once sent the unclosed-quote scan into an endless
+  // loop; the parse runs in a worker so that a regression fails here instead of hanging.
+  const texts = [
+    BASE + "pipeline:\n  webhook:\n    url: https://example.com\n\tname: x\n",
+    "a: [1]\nb:\n\t- c\n",
+    "a: b#c\nb:\n\t- c\n",
+  ];
+  const module = new URL("./config_parse.ts", import.meta.url).href;
+  const source = `import { parseConfig } from ${JSON.stringify(module)};
+self.onmessage = (e) => self.postMessage(e.data.map((text) => parseConfig(text)));`;
+  const worker = new Worker(`data:application/javascript,${encodeURIComponent(source)}`, {
+    type: "module",
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const results = await new Promise<ReturnType<typeof parseConfig>[]>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error("parseConfig did not return in 30 s")), 30_000);
+      worker.onmessage = (e) => resolve(e.data);
+      worker.onerror = (e) => {
+        e.preventDefault();
+        reject(new Error(e.message));
+      };
+      worker.postMessage(texts);
+    });
+    assert.deepEqual(
+      results.map((r) => r.ok ? "accepted" : formatIssue(r.issues[0]!)),
+      [
+        "aphex-config.yaml:15:1: invalid YAML: tabs are not allowed as indentation",
+        "aphex-config.yaml:3:1: invalid YAML: tabs are not allowed as indentation",
+        "aphex-config.yaml:3:1: invalid YAML: tabs are not allowed as indentation",
+      ],
+    );
+  } finally {
+    clearTimeout(timer);
+    worker.terminate();
+  }
+});

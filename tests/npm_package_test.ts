@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { load } from "js-yaml";
+import { parse as load } from "yaml";
 import { makeRepo } from "./stages/_git_repo.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -6,12 +6,8 @@
 import assert from "node:assert/strict";
 import { captureContext } from "../command/contract.ts";
 import { main } from "../cli/main.ts";
-import {
-  commandProblem,
-  imageProblem,
-  parseConfig,
-  parseImageReference,
-} from "../models/config_parse.ts";
+import { parseConfig } from "../models/config_parse.ts";
+import { commandProblem, imageProblem, parseImageReference } from "../models/config_rules.ts";
 import { formatIssue } from "../models/errors.ts";
 
 const DIGEST = "sha256:" + "ab".repeat(32);
