@@ -8,23 +8,7 @@
 import { type Document, isAlias, isMap, isScalar, isSeq, type Node } from "yaml";
 import type { ConfigIssue } from "./errors.ts";
 import { readYaml } from "./_config_yaml.ts";
-
-/** One step of a path into the configuration: a mapping key or a sequence index. */
-export type Segment = string | number;
-
-/** A problem before it is placed: a source offset (or a path to look up) and a message. */
-export interface Problem {
-  /** Path of the offending node; empty for the document. */
-  path: Segment[];
-  /** What is wrong. */
-  message: string;
-  /** Where to point: the node at `path` (default), its key, or its parent mapping. */
-  at?: "value" | "key" | "parent";
-  /** A known source offset (YAML syntax errors). */
-  offset?: number;
-  /** Appends the "YAML read the unquoted …" hint when the node is a plain scalar. */
-  unquotedHint?: boolean;
-}
+import type { Problem, Segment } from "./_config_problem.ts";
 
 /** Turns `["environments", 1, "account"]` into `environments[1].account`. */
 export function formatPath(segments: readonly Segment[]): string {

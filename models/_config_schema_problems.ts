@@ -7,7 +7,7 @@
  * @module
  */
 import type { ErrorObject } from "ajv";
-import type { Problem, Segment } from "./_config_locate.ts";
+import type { Problem, Segment } from "./_config_problem.ts";
 import { closest } from "./suggest.ts";
 
 /** The problems behind the schema errors of the value `root`, not yet located. */

@@ -5,7 +5,7 @@
  * exist. Problems are returned by path, not yet located. No I/O happens in this module.
  * @module
  */
-import type { Problem, Segment } from "./_config_locate.ts";
+import type { Problem, Segment } from "./_config_problem.ts";
 import { artifactsDirProblem } from "./_paths.ts";
 import { approvalTimeoutProblem } from "./approval.ts";
 import { AWS_REGIONS } from "./aws_regions.ts";

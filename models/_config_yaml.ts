@@ -17,7 +17,7 @@ import {
   visit,
   type YAMLError,
 } from "yaml";
-import type { Problem } from "./_config_locate.ts";
+import type { Problem } from "./_config_problem.ts";
 
 /** Largest configuration accepted, in bytes (a 2,000-environment config is about 5 MB). */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;

@@ -16,14 +16,16 @@ import { validate } from "../schema/_validate_config.js";
 import { type AphexConfig, applyDefaults, type RawAphexConfig } from "./config.ts";
 import { AphexError, type ConfigIssue, ExitCode, formatIssue } from "./errors.ts";
 import { closest } from "./suggest.ts";
-import { findNode, locate, type Problem } from "./_config_locate.ts";
+import { findNode, locate } from "./_config_locate.ts";
+import type { Problem } from "./_config_problem.ts";
 import { schemaProblems } from "./_config_schema_problems.ts";
 import { semanticProblems } from "./_config_semantics.ts";
 import { loadYaml, readYaml } from "./_config_yaml.ts";
 import { parseImageReference } from "./config_rules.ts";
 
 export { closest };
-export { formatPath, type Segment } from "./_config_locate.ts";
+export { formatPath } from "./_config_locate.ts";
+export type { Segment } from "./_config_problem.ts";
 export { MAX_ALIAS_COUNT, MAX_CONFIG_BYTES, MAX_EXPANDED_NODES } from "./_config_yaml.ts";
 
 /** The outcome of {@linkcode parseConfig}. */
