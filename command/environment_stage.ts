@@ -5,12 +5,12 @@
  * @module
  */
 import type { AphexConfig, EnvironmentConfig } from "../models/config.ts";
-import { checkoutCommit, type GitRemoteOptions } from "../adapters/git/checkout.ts";
+import type { GitRemoteOptions } from "../adapters/git/checkout.ts";
 import type { ArtifactStore } from "../adapters/store/artifact_store.ts";
 import { openArtifactStore } from "../adapters/store/artifacts.ts";
 import { freshArtifactsDir } from "../adapters/workspace/boundary.ts";
 import {
-  loadStageConfig,
+  checkoutStage,
   repoAccess,
   resolveBucket,
   selectEnvironment,
@@ -45,14 +45,10 @@ export async function openEnvironmentStage(
   inputs: StageInputs & { environment?: string },
   deps: StageDeps,
 ): Promise<EnvironmentStage> {
+  const config = await checkoutStage(inputs, deps);
+  // Later fetches (stale and superseded checks) reach the repository as the checked-out commit's
+  // configuration says.
   const repo = await repoAccess(inputs, deps);
-  await checkoutCommit({
-    ...repo,
-    workspace: inputs.workspace,
-    commitSha: inputs.commitSha,
-    log: deps.log,
-  });
-  const config = await loadStageConfig(inputs);
   const target = selectEnvironment(config, inputs.environment);
   const bucket = resolveBucket(inputs, config);
   // Workspace boundary (adapters/workspace/boundary.ts): artifacts are downloaded only into a

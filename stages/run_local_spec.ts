@@ -4,8 +4,7 @@
  * @module
  */
 import type { CommandSpec } from "../command/contract.ts";
-import { DEFAULT_CONFIG_FILE } from "../command/config_file.ts";
-import { LOCAL_STORE_DIR } from "../command/stage_runtime.ts";
+import { LOCAL_STORE_DIR, STAGE_OPTIONS } from "../command/stage_runtime.ts";
 import { CDK_COMMAND_OPTION } from "../command/workspace_inputs.ts";
 
 /** `aphex run`: name, help and options. */
@@ -48,13 +47,7 @@ export const spec: CommandSpec = {
       env: "APHEX_WORKSPACE",
       valueName: "DIR",
     },
-    config: {
-      type: "string",
-      description: "Configuration file, relative to the workspace",
-      env: "APHEX_CONFIG",
-      default: DEFAULT_CONFIG_FILE,
-      valueName: "FILE",
-    },
+    config: STAGE_OPTIONS.config!,
     "commit-sha": {
       type: "string",
       description: "Check this (local) commit out first; default: the workspace as it is",
