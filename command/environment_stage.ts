@@ -48,7 +48,7 @@ export async function openEnvironmentStage(
   const config = await checkoutStage(inputs, deps);
   // Later fetches (stale and superseded checks) reach the repository as the checked-out commit's
   // configuration says.
-  const repo = await repoAccess(inputs, deps);
+  const repo = await repoAccess(inputs, { ...deps, config });
   const target = selectEnvironment(config, inputs.environment);
   const bucket = resolveBucket(inputs, config);
   // Workspace boundary (adapters/workspace/boundary.ts): artifacts are downloaded only into a

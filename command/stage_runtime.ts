@@ -353,9 +353,14 @@ export interface StageDeps {
  */
 export async function repoAccess(
   inputs: StageInputs,
-  deps: Pick<StageDeps, "env" | "git" | "allowFileUrls">,
+  deps: Pick<StageDeps, "env" | "git" | "allowFileUrls"> & {
+    /** The workspace's configuration when already loaded (not read again for the URL). */
+    config?: AphexConfig;
+  },
 ): Promise<GitRemoteOptions> {
-  const repoUrl = await resolveRepoUrl(inputs);
+  const repoUrl = deps.config
+    ? inputs.repoUrl ?? repoUrlFromConfig(deps.config)
+    : await resolveRepoUrl(inputs);
   const token = deps.env[GITHUB_TOKEN_ENV];
   return {
     ...(repoUrl ? { repoUrl } : {}),

@@ -3,6 +3,7 @@ import { type CommandSpec, parseCommandArgs } from "./contract.ts";
 import { AphexError } from "../models/errors.ts";
 import {
   DEFAULT_OUTPUTS_DIR,
+  repoAccess,
   resolveBucket,
   resolveRepoUrl,
   resolveStageInputs,
@@ -106,6 +107,18 @@ Deno.test("repo URL and bucket default from the config in the workspace", async 
     assert.equal(resolveBucket(inputs, config), "cfg-bucket");
     assert.equal(resolveBucket({ ...inputs, artifactBucket: "flag" }, config), "flag");
     assert.equal(await resolveRepoUrl({ ...inputs, repoUrl: "git@h:o/r.git" }), "git@h:o/r.git");
+    // A loaded configuration is used as it is: the workspace file is not read again.
+    await Deno.remove(`${ws}/aphex-config.yaml`);
+    const env = { APHEX_GITHUB_TOKEN: "tok-123456" };
+    assert.deepEqual(await repoAccess(inputs, { env, config }), {
+      repoUrl: "https://github.com/example-org/webshop.git",
+      token: "tok-123456",
+      env,
+    });
+    assert.equal(
+      (await repoAccess({ ...inputs, repoUrl: "git@h:o/r.git" }, { env, config })).repoUrl,
+      "git@h:o/r.git",
+    );
   } finally {
     await Deno.remove(ws, { recursive: true });
   }
