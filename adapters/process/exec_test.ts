@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
-  type CommandOutcome,
   isSecretName,
   makeRedactor,
   MAX_LINE_CHARS,
@@ -86,36 +85,61 @@ Deno.test("runner keeps stdout and stderr tails separately, prefixed lines to th
 });
 
 Deno.test("runner: 200 MB of output keeps memory bounded", async () => {
-  let bytes = 0;
-  let lines = 0;
-  let peak = Deno.memoryUsage().rss;
-  const base = peak;
-  const sampler = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 20);
-  let outcome: CommandOutcome;
+  // Measured in a process of its own: in a parallel test run the other test modules share this
+  // process, and their memory would count as the runner's.
+  const probe = await Deno.makeTempFile({ prefix: "aphex-big-output-", suffix: ".ts" });
   try {
-    outcome = await runShellCommand(
-      "head -c 200000000 /dev/zero | tr '\\0' x | fold -w 999; head -c 5000000 /dev/zero | tr '\\0' y",
-      {
-        cwd,
-        env: ENV,
-        label: "big",
-        log: (line) => {
-          bytes += line.length - "[big] ".length;
-          lines++;
-        },
-      },
+    await Deno.writeTextFile(
+      probe,
+      `import { runShellCommand } from ${
+        JSON.stringify(new URL("./exec.ts", import.meta.url).href)
+      };
+let bytes = 0;
+let lines = 0;
+let peak = Deno.memoryUsage().rss;
+const base = peak;
+const sampler = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 20);
+const outcome = await runShellCommand(
+  "head -c 200000000 /dev/zero | tr '\\\\0' x | fold -w 999; head -c 5000000 /dev/zero | tr '\\\\0' y",
+  {
+    cwd: ${JSON.stringify(cwd)},
+    env: ${JSON.stringify(ENV)},
+    label: "big",
+    log: (line) => {
+      bytes += line.length - "[big] ".length;
+      lines++;
+    },
+  },
+);
+clearInterval(sampler);
+console.log(JSON.stringify({ bytes, lines, base, peak, exitCode: outcome.exitCode, tail: outcome.stdoutTail }));
+`,
     );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--allow-all", probe],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.equal(out.code, 0);
+    const r = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+      bytes: number;
+      lines: number;
+      base: number;
+      peak: number;
+      exitCode: number;
+      tail: string;
+    };
+    assert.equal(r.exitCode, 0);
+    assert.ok(r.bytes >= 205_000_000 - r.lines, `saw ${r.bytes} bytes`);
+    // The final 5 MB line without newline is split into MAX_LINE_CHARS pieces.
+    assert.ok(r.tail.length <= 64 * 1024 + 64, `tail ${r.tail.length}`);
+    assert.ok(r.tail.endsWith("y".repeat(1000)));
+    assert.ok(!r.tail.split("\n").some((l) => l.length > MAX_LINE_CHARS));
+    const growthMiB = (r.peak - r.base) / 2 ** 20;
+    assert.ok(growthMiB < 150, `RSS grew by ${growthMiB.toFixed(0)} MiB`);
   } finally {
-    clearInterval(sampler);
+    await Deno.remove(probe);
   }
-  assert.equal(outcome.exitCode, 0);
-  assert.ok(bytes >= 205_000_000 - lines, `saw ${bytes} bytes`);
-  // The final 5 MB line without newline is split into MAX_LINE_CHARS pieces.
-  assert.ok(outcome.stdoutTail.length <= 64 * 1024 + 64, `tail ${outcome.stdoutTail.length}`);
-  assert.ok(outcome.stdoutTail.endsWith("y".repeat(1000)));
-  assert.ok(!outcome.stdoutTail.split("\n").some((l) => l.length > MAX_LINE_CHARS));
-  const growthMiB = (peak - base) / 2 ** 20;
-  assert.ok(growthMiB < 150, `RSS grew by ${growthMiB.toFixed(0)} MiB`);
 });
 
 Deno.test("runner timeout kills the whole process group, grandchildren included", async () => {
